@@ -1,0 +1,262 @@
+"""Case records in the database: numbering, documents, checks, transitions with audit and SLA, mail."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mailbot import documents as docs
+from mailbot import findings as rules
+from mailbot.app import App
+from mailbot.compose import Outgoing, OutgoingAttachment
+from mailbot.models import (
+    OPEN_STATUSES,
+    Case,
+    CaseCounter,
+    CaseStatus,
+    Document,
+    Event,
+    Finding,
+    Outbox,
+    Ppk,
+    ReviewCode,
+    SlaRecord,
+)
+from mailbot.nip import find_nips
+from mailbot.outbox import enqueue
+from mailbot.workflow import SOP_STEP, CaseView, Decision
+
+log = logging.getLogger(__name__)
+
+REQUEST_TYPE_LABELS = {
+    "reset_password": "reset password",
+    "user_id_info": "informasi user ID",
+    "both": "reset password dan informasi user ID",
+    "unknown": "jenis permohonan tidak dikenali",
+}
+REVIEW_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+# -- numbering and registry ------------------------------------------------------------------
+def next_number(s: Session, prefix: str, year: int) -> str:
+    """`<prefix>-<YYYY>-<NNNNN>`, sequential per year, never reused (the counter only grows)."""
+    counter = s.get(CaseCounter, (prefix, year), with_for_update=True)
+    if counter is None:
+        counter = CaseCounter(prefix=prefix, year=year, last_seq=0)
+        s.add(counter)
+        s.flush()
+    s.execute(update(CaseCounter).where(CaseCounter.prefix == prefix, CaseCounter.year == year)
+              .values(last_seq=CaseCounter.last_seq + 1))
+    s.refresh(counter)
+    return f"{prefix}-{year}-{counter.last_seq:05d}"
+
+
+def registry_for(s: Session, sender: str, nips: Iterable[str] = ()) -> tuple[Ppk | None, bool]:
+    """The registry entry for a sender address, else for a NIP in the mail; (entry, matched_by_sender)."""
+    ppk = s.scalar(select(Ppk).where(Ppk.email == sender.lower()).limit(1))
+    if ppk is not None:
+        return ppk, True
+    nips = list(nips)
+    if nips:
+        ppk = s.scalar(select(Ppk).where(Ppk.nip.in_(nips)).limit(1))
+    return ppk, False
+
+
+# -- audit -----------------------------------------------------------------------------------
+def add_event(s: Session, case: Case | None, actor: str, kind: str, now: datetime, *,
+              detail: str = "", message_id: int | None = None, from_status: str | None = None,
+              to_status: str | None = None) -> Event:
+    ev = Event(case_id=case.id if case else None, at=now, actor=actor, kind=kind, detail=detail[:4000],
+               message_id=message_id, from_status=from_status, to_status=to_status)
+    s.add(ev)
+    return ev
+
+
+def create_case(s: Session, app: App, *, sender: str, sender_name: str, subject: str,
+                request_type: str, channel: str, now: datetime, actor: str,
+                message_id: int | None = None) -> Case:
+    year = now.astimezone(app.settings.tz).year
+    number = next_number(s, app.settings.office.case_prefix, year)
+    case = Case(number=number, status=CaseStatus.RECEIVED.value, request_type=request_type,
+                channel=channel, sender=sender.lower(), sender_name=sender_name[:200], subject=subject[:2000],
+                created_at=now, updated_at=now, status_since=now)
+    s.add(case)
+    s.flush()
+    add_event(s, case, actor, "received", now, message_id=message_id, to_status=case.status,
+              detail=f"channel={channel} request_type={request_type}")
+    return case
+
+
+# -- documents and checks --------------------------------------------------------------------
+def store_documents(s: Session, app: App, case: Case, files: Sequence[tuple[str, str, bytes]],
+                    now: datetime, message_id: int | None = None) -> list[Document]:
+    """Store each file content-addressed and record what it is; returns the new documents."""
+    out = []
+    limit = app.settings.limits.max_attachment_bytes
+    for filename, content_type, data in files:
+        sha = app.store.put(data)
+        if len(data) > limit:
+            analysis = docs.FileAnalysis(docs.sniff_type(data[:4096]), (), False,
+                                         f"ukuran berkas melebihi batas {limit // (1024 * 1024)} MB", False, "")
+        else:
+            analysis = docs.analyse_file(filename, data, app.kinds)
+        doc = Document(case_id=case.id, message_id=message_id, filename=filename, content_type=content_type,
+                       file_type=analysis.file_type, size=len(data), sha256=sha, kinds=list(analysis.kinds),
+                       usable=analysis.usable, needs_manual_check=analysis.needs_manual_check,
+                       problem=analysis.problem, text=analysis.text[:200_000], created_at=now)
+        s.add(doc)
+        out.append(doc)
+    s.flush()
+    return out
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    complete: bool
+    missing: list[str]  # labels
+    unusable: list[dict[str, str]]  # {filename, reason}
+
+
+def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> CheckOutcome:
+    """Run every rule, replace the case's findings, and say whether the file is complete."""
+    documents = s.scalars(select(Document).where(Document.case_id == case.id)).all()
+    facts_docs = tuple(rules.DocFacts(d.filename, tuple(d.kinds), d.usable, d.needs_manual_check,
+                                      d.problem, d.text) for d in documents)
+    nips = [n for t in [body] + [d.text for d in documents] for n in find_nips(t or "")]
+    ppk, by_sender = registry_for(s, case.sender, nips)
+    if ppk is not None and case.ppk_id is None:
+        case.ppk_id = ppk.id
+    dups: tuple[str, ...] = ()
+    if ppk is not None:
+        dups = tuple(s.scalars(select(Case.number).where(Case.ppk_id == ppk.id, Case.id != case.id,
+                                                         Case.status.in_([st.value for st in OPEN_STATUSES]))))
+    required = tuple((k.name, k.label) for k in app.kinds if k.required)
+    facts = rules.CaseFacts(
+        sender=case.sender, request_type=case.request_type, body=body, documents=facts_docs,
+        required=required,
+        registry=rules.RegistryFacts(ppk.nama, ppk.nip, ppk.email, ppk.user_id) if ppk else None,
+        registry_by_sender=by_sender, open_duplicates=dups,
+        today=now.astimezone(app.settings.tz).date())
+    results = rules.evaluate(facts)
+    for old in s.scalars(select(Finding).where(Finding.case_id == case.id)):
+        s.delete(old)
+    for r in results:
+        s.add(Finding(case_id=case.id, code=r.code, ok=r.ok, message=r.message, created_at=now))
+    have = {k for d in documents if d.usable for k in d.kinds}
+    missing = [label for name, label in required if name not in have]
+    unusable = [{"filename": d.filename, "reason": d.problem or ""} for d in documents if not d.usable]
+    return CheckOutcome(not missing, missing, unusable)
+
+
+# -- transitions -----------------------------------------------------------------------------
+def view(s: Session, case: Case) -> CaseView:
+    last = s.scalar(select(Outbox.created_at).where(
+        Outbox.case_id == case.id, Outbox.template.in_(("incomplete", "reminder_documents")))
+        .order_by(Outbox.id.desc()).limit(1))
+    return CaseView(CaseStatus(case.status), case.reminders_sent, last)
+
+
+def transition(s: Session, app: App, case: Case, decision: Decision, actor: str, now: datetime,
+               message_id: int | None = None, detail: str = "") -> None:
+    """Apply the new state with its audit event and the SLA record of the step that ended."""
+    old = CaseStatus(case.status)
+    new = decision.new_status
+    text = "; ".join(decision.reasons) + (f"; {detail}" if detail else "")
+    add_event(s, case, actor, decision.event, now, detail=text, message_id=message_id,
+              from_status=old.value, to_status=new.value)
+    if old == new:
+        case.updated_at = now
+        return
+    step = SOP_STEP.get((old, new))
+    if step is not None:
+        s.add(SlaRecord(case_id=case.id, step=step, started_at=case.status_since, ended_at=now,
+                        working_minutes=round(app.calendar.working_minutes(case.status_since, now), 2),
+                        standard_minutes=getattr(app.settings.sla, step)))
+    case.status = new.value
+    case.status_since = now
+    case.updated_at = now
+    if new in (CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.EXPIRED):
+        case.closed_at = now
+
+
+# -- outgoing mail ---------------------------------------------------------------------------
+def ppk_dict(ppk: Ppk | None) -> dict[str, str] | None:
+    if ppk is None:
+        return None
+    return {"nama": ppk.nama, "nip": ppk.nip, "email": ppk.email, "user_id": ppk.user_id, "satker": ppk.satker}
+
+
+def base_context(app: App, now: datetime) -> dict[str, Any]:
+    return {"office": {"name": app.settings.office.name}, "tz": app.settings.tz, "now": now}
+
+
+def case_context(app: App, case: Case, now: datetime) -> dict[str, Any]:
+    ctx = base_context(app, now)
+    ctx["case"] = {
+        "number": case.number, "status": case.status, "request_type": case.request_type,
+        "request_type_label": REQUEST_TYPE_LABELS.get(case.request_type, case.request_type),
+        "sender": case.sender, "sender_name": case.sender_name, "created_at": case.created_at,
+        "channel": case.channel, "ppk": ppk_dict(case.ppk),
+    }
+    return ctx
+
+
+def thread_ids(s: Session, case: Case) -> tuple[str | None, list[str]]:
+    """In-Reply-To / References for a mail to the PPK: the case's latest inbound Message-ID."""
+    from mailbot.models import InboundMessage
+
+    mids = [m for m in s.scalars(select(InboundMessage.message_id).where(
+        InboundMessage.case_id == case.id, InboundMessage.from_addr == case.sender)
+        .order_by(InboundMessage.id)) if m]
+    return (mids[-1] if mids else None), mids[-5:]
+
+
+def queue_mail(s: Session, app: App, case: Case | None, template: str, to: list[str],
+               context: dict[str, Any], key: str, now: datetime, *,
+               attachments: Sequence[OutgoingAttachment] = (), contains_secret: bool = False,
+               in_reply_to: str | None = None, references: Sequence[str] = ()) -> Outbox | None:
+    if not to:
+        log.warning("no recipient for %s (%s): not queued", template, case.number if case else "-")
+        return None
+    rendered = app.renderer.render(template, context)
+    out = Outgoing(template=template, to=list(to), rendered=rendered,
+                   case_number=case.number if case else None, in_reply_to=in_reply_to,
+                   references=list(references), attachments=list(attachments))
+    return enqueue(s, app.identity, out, key=key, now=now, case_id=case.id if case else None,
+                   contains_secret=contains_secret)
+
+
+def ppk_address(case: Case) -> str:
+    return case.sender
+
+
+def generate_password(length: int = 14) -> str:
+    """SPSE-compatible temporary password: letters and digits, at least one of each class."""
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        pw = "".join(secrets.choice(alphabet) for _ in range(length))
+        if any(c.islower() for c in pw) and any(c.isupper() for c in pw) and any(c.isdigit() for c in pw):
+            return pw
+
+
+def new_review_code() -> str:
+    raw = "".join(secrets.choice(REVIEW_ALPHABET) for _ in range(16))
+    return "RV-" + "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+
+
+def issue_review_codes(s: Session, app: App, case: Case, now: datetime) -> dict[str, str]:
+    """Start a new review round: one fresh code per admin; older rounds' codes stop counting."""
+    case.review_round += 1
+    codes = {}
+    for admin in app.settings.admins.emails:
+        code = new_review_code()
+        s.add(ReviewCode(code=code, case_id=case.id, round=case.review_round, admin_email=admin, created_at=now))
+        codes[admin] = code
+    return codes

@@ -1,0 +1,357 @@
+"""The `mailbot` command line (SPEC §6): exit 0 ok, 1 runtime failure, 2 usage/config error."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import json
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from mailbot.config import ConfigError, Settings, load_settings, project_root
+
+log = logging.getLogger("mailbot")
+
+
+class UsageError(Exception):
+    """Bad arguments: exit 2."""
+
+
+def _now(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(timezone.utc)
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--now: {value!r} is not an ISO date-time, e.g. 2026-11-24T09:00+07:00") from None
+    if dt.tzinfo is None:
+        raise UsageError("--now: give a time zone offset, e.g. 2026-11-24T09:00+07:00")
+    return dt.astimezone(timezone.utc)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _app(args: argparse.Namespace, *, secrets_needed: bool = False):  # type: ignore[no-untyped-def]
+    from mailbot.app import build_app
+
+    settings = _settings(args)
+    if secrets_needed:
+        settings.require_secrets()
+    secret = settings.secret_key() if secrets_needed or os.environ.get(settings.security.secret_env) else b"-"
+    return build_app(settings, secret=secret)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+# -- commands --------------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace) -> int:
+    target = Path(args.config or os.environ.get("MAILBOT_CONFIG") or "config/mailbot.toml")
+    if target.exists() and not args.force:
+        print(f"{target} exists; keeping it (use --force to overwrite)")
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text((project_root() / "config" / "mailbot.example.toml").read_text(encoding="utf-8"),
+                          encoding="utf-8")
+        print(f"wrote {target}: edit [office], [imap], [smtp] and [admins], then run `mailbot check`")
+    settings = load_settings(target)
+    from mailbot.db import make_engine, migrate
+
+    migrate(make_engine(settings.database_url))
+    print(f"database ready: {_safe_url(settings.database_url)}")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.require_secrets()
+    print(f"config {settings.path}: ok")
+    from mailbot.app import build_app
+
+    app = build_app(settings)
+    missing = app.renderer.missing()
+    if missing:
+        print(f"templates: missing {', '.join(missing)}")
+        return 1
+    print(f"database {_safe_url(settings.database_url)}: ok")
+    ok = True
+    try:
+        with app.mailbox() as mb:
+            st = mb.select(settings.imap.folder)
+            print(f"IMAP {settings.imap.host}:{settings.imap.port}: ok ({st.messages} message(s) in "
+                  f"{settings.imap.folder}; MOVE={'yes' if mb.has('MOVE') else 'no'}, "
+                  f"IDLE={'yes' if mb.has('IDLE') else 'no'})")
+    except Exception as exc:  # noqa: BLE001 - report and continue with SMTP
+        print(f"IMAP {settings.imap.host}:{settings.imap.port}: FAILED: {exc}")
+        ok = False
+    sender = app.smtp_sender()
+    try:
+        sender.conn = sender._open()
+        print(f"SMTP {settings.smtp.host}:{settings.smtp.port}: ok")
+    except Exception as exc:  # noqa: BLE001
+        print(f"SMTP {settings.smtp.host}:{settings.smtp.port}: FAILED: {exc}")
+        ok = False
+    finally:
+        sender.close()
+    return 0 if ok else 1
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    from mailbot.runner import instance_lock, poll_once
+
+    now = _now(args.now)
+    app = _app(args, secrets_needed=True)
+    with instance_lock(app):
+        result = poll_once(app, now)
+    print(result.summary())
+    return 1 if result.errors else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mailbot.runner import instance_lock
+    from mailbot.scheduler import run_forever
+
+    app = _app(args, secrets_needed=True)
+    with instance_lock(app):
+        run_forever(app)
+    return 0
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    from mailbot.views import list_cases
+
+    app = _app(args)
+    rows = list_cases(app, args.status)
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("no cases")
+    for r in rows:
+        print(f"{r['number']:<22} {r['status']:<20} {r['request_type']:<15} {r['sender']:<35} {r['created_at']}")
+    return 0
+
+
+def cmd_case_show(args: argparse.Namespace) -> int:
+    from mailbot.views import case_detail, format_case
+
+    app = _app(args)
+    detail = case_detail(app, args.number)
+    if detail is None:
+        print(f"case {args.number} not found", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(detail)
+    else:
+        print(format_case(detail))
+    return 0
+
+
+def cmd_case_new(args: argparse.Namespace) -> int:
+    from mailbot.hardcopy import register_hardcopy
+
+    if not args.hardcopy:
+        raise UsageError("case new: only --hardcopy (walk-in) requests can be registered from the CLI")
+    app = _app(args, secrets_needed=False)
+    files = [Path(f) for f in args.files]
+    for f in files:
+        if not f.is_file():
+            raise UsageError(f"case new: {f} is not a file")
+    number = register_hardcopy(app, name=args.name, nip=args.nip, email=args.email,
+                               request_type=args.request_type, files=files, user=getpass.getuser(),
+                               now=_now(None))
+    print(number)
+    return 0
+
+
+def _decide(args: argparse.Namespace, action: str, argument: str = "") -> int:
+    from mailbot.decisions import CliCommand, DecisionRefused, decide_from_cli
+
+    app = _app(args)
+    command = CliCommand.make(action, argument, getattr(args, "password", None),
+                              getattr(args, "user_id", None), getattr(args, "send_to_sender", False))
+    try:
+        case = decide_from_cli(app, args.number, command, getpass.getuser(), _now(None))
+    except DecisionRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"{case.number}: {case.status}")
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    return _decide(args, "approve")
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    return _decide(args, "reject", args.reason)
+
+
+def cmd_request_docs(args: argparse.Namespace) -> int:
+    return _decide(args, "request_docs", args.note)
+
+
+def cmd_registry_import(args: argparse.Namespace) -> int:
+    from mailbot.registry import import_csv
+
+    app = _app(args)
+    added, updated = import_csv(app, Path(args.file))
+    print(f"registry: {added} added, {updated} updated")
+    return 0
+
+
+def cmd_registry_list(args: argparse.Namespace) -> int:
+    from mailbot.registry import list_registry
+
+    app = _app(args)
+    rows = list_registry(app)
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['nip']}  {r['nama']:<30} {r['email']:<35} {r['user_id']:<15} {r['satker']}")
+    return 0
+
+
+def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    from mailbot.views import quarantine_list
+
+    app = _app(args)
+    rows = quarantine_list(app)
+    if args.json:
+        _print_json(rows)
+    else:
+        if not rows:
+            print("quarantine is empty")
+        for r in rows:
+            print(f"{r['id']:>6}  {r['received_at']}  {r['from_addr']:<30} {r['reason']}")
+    return 0
+
+
+def cmd_quarantine_requeue(args: argparse.Namespace) -> int:
+    from mailbot.views import quarantine_requeue
+
+    app = _app(args)
+    if not quarantine_requeue(app, args.id):
+        print(f"message {args.id} is not in quarantine", file=sys.stderr)
+        return 1
+    print(f"message {args.id} requeued; it is processed on the next poll")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mailbot.demo import run_demo
+
+    return run_demo(verbose=args.verbose)
+
+
+# -- parser ----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mailbot", description="Email intake bot for LPSE PPK requests.")
+    p.add_argument("--config", help="config file (default: $MAILBOT_CONFIG, then config/mailbot.toml)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str,
+            parent: Any = sub) -> argparse.ArgumentParser:
+        sp = parent.add_parser(name, help=help_)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = add("init", cmd_init, "write a commented config and create the database")
+    sp.add_argument("--force", action="store_true", help="overwrite an existing config")
+    add("check", cmd_check, "validate the config and connect to IMAP and SMTP")
+    sp = add("poll", cmd_poll, "one cycle: fetch and process mail, run due timers, flush the outbox")
+    sp.add_argument("--now", help="run timers as of this ISO instant (drills and tests)")
+    add("run", cmd_run, "the daemon (scheduler, IDLE where available)")
+    sp = add("cases", cmd_cases, "the register of cases")
+    sp.add_argument("--status", choices=["RECEIVED", "AWAITING_DOCUMENTS", "AWAITING_REVIEW", "APPROVED",
+                                         "COMPLETED", "REJECTED", "EXPIRED"])
+    sp.add_argument("--json", action="store_true")
+    case = sub.add_parser("case", help="one case: show, or register a walk-in request")
+    case_sub = case.add_subparsers(dest="case_command", required=True, metavar="SUBCOMMAND")
+    sp = add("show", cmd_case_show, "events, messages, documents, findings, SLA", case_sub)
+    sp.add_argument("number")
+    sp.add_argument("--json", action="store_true")
+    sp = add("new", cmd_case_new, "register a walk-in (hardcopy) request with scanned files", case_sub)
+    sp.add_argument("--hardcopy", action="store_true", required=True)
+    sp.add_argument("--name", required=True)
+    sp.add_argument("--nip", required=True)
+    sp.add_argument("--email", required=True)
+    sp.add_argument("--request-type", default="reset_password",
+                    choices=["reset_password", "user_id_info", "both"])
+    sp.add_argument("files", nargs="+")
+    sp = add("approve", cmd_approve, "approve a case awaiting review")
+    sp.add_argument("number")
+    sp.add_argument("--password")
+    sp.add_argument("--user-id")
+    sp.add_argument("--send-to-sender", action="store_true",
+                    help="allow credentials to the request's sender for a PPK not in the registry")
+    sp = add("reject", cmd_reject, "reject a case awaiting review")
+    sp.add_argument("number")
+    sp.add_argument("--reason", required=True)
+    sp = add("request-docs", cmd_request_docs, "ask the PPK for more documents")
+    sp.add_argument("number")
+    sp.add_argument("--note", required=True)
+    reg = sub.add_parser("registry", help="the PPK registry")
+    reg_sub = reg.add_subparsers(dest="registry_command", required=True, metavar="SUBCOMMAND")
+    sp = add("import", cmd_registry_import, "import a CSV (nama,nip,email,user_id,satker)", reg_sub)
+    sp.add_argument("file")
+    sp = add("list", cmd_registry_list, "list the registry", reg_sub)
+    sp.add_argument("--json", action="store_true")
+    q = sub.add_parser("quarantine", help="messages that could not be processed")
+    q_sub = q.add_subparsers(dest="quarantine_command", required=True, metavar="SUBCOMMAND")
+    sp = add("list", cmd_quarantine_list, "list quarantined messages with the reason", q_sub)
+    sp.add_argument("--json", action="store_true")
+    sp = add("requeue", cmd_quarantine_requeue, "put a quarantined message back for processing", q_sub)
+    sp.add_argument("id", type=int)
+    add("demo", cmd_demo, "self-contained run on loopback with embedded IMAP and SMTP servers")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # mail-parser and pypdf warn about every odd-but-handled message; our own log says what matters.
+    for noisy in ("mailparser", "pypdf"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    from mailbot.runner import AlreadyRunning
+
+    try:
+        return args.fn(args)
+    except ConfigError as exc:
+        print(f"mailbot: config error: {exc}", file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 2
+    except AlreadyRunning as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Builds outgoing MIME messages with the SPEC §4 headers and HMAC-tagged Message-IDs (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from datetime import datetime
+
+from mailbot.render import Rendered
+
+AUTO_GENERATED = {"reminder_documents", "admin_digest", "review_request", "delivery_failure"}
+_TAG_RE = re.compile(r"<mb\.([A-Z0-9-]+)\.([0-9a-f]{12})\.([0-9a-f]{16})@", re.I)
+_CTRL_RE = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def clean_header(value: str, limit: int = 300) -> str:
+    """One line of printable text: control characters (CR/LF included) become spaces."""
+    return " ".join(_CTRL_RE.sub(" ", value or "").split())[:limit]
+
+
+def _sig(secret: bytes, case: str, nonce: str) -> str:
+    return hmac.new(secret, f"{case}.{nonce}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def make_message_id(secret: bytes, idempotency_key: str, case_number: str | None, domain: str) -> str:
+    """A stable Message-ID for one outbox row; carries a signed case tag so replies thread back."""
+    case = case_number or "NOCASE"
+    nonce = hmac.new(secret, idempotency_key.encode(), hashlib.sha256).hexdigest()[:12]
+    return f"<mb.{case}.{nonce}.{_sig(secret, case, nonce)}@{domain}>"
+
+
+def case_from_message_ids(secret: bytes, message_ids: list[str]) -> str | None:
+    """The case number of the first of our own signed Message-IDs among message_ids, if any."""
+    for mid in message_ids:
+        m = _TAG_RE.search(mid or "")
+        if m and hmac.compare_digest(m.group(3).lower(), _sig(secret, m.group(1), m.group(2).lower())):
+            return None if m.group(1) == "NOCASE" else m.group(1)
+    return None
+
+
+@dataclass(frozen=True)
+class OutgoingAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    template: str
+    to: list[str]
+    rendered: Rendered
+    case_number: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    attachments: list[OutgoingAttachment] = field(default_factory=list)
+
+
+def build_message(out: Outgoing, *, from_address: str, from_name: str, message_id: str,
+                  date: datetime) -> EmailMessage:
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = Address(clean_header(from_name, 120), addr_spec=from_address)
+    msg["To"] = ", ".join(clean_header(a, 254) for a in out.to)
+    subject = clean_header(out.rendered.subject, 250)
+    if out.case_number and f"[{out.case_number}]" not in subject:
+        subject = f"[{out.case_number}] {subject}"
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id
+    if out.in_reply_to:
+        msg["In-Reply-To"] = clean_header(out.in_reply_to, 998)
+    refs = [clean_header(r, 998) for r in out.references if r]
+    if refs:
+        msg["References"] = " ".join(refs[-10:])
+    msg["Auto-Submitted"] = "auto-generated" if out.template in AUTO_GENERATED else "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["X-Mailbot-Template"] = out.template
+    if out.case_number:
+        msg["X-Mailbot-Case"] = out.case_number
+    msg.set_content(out.rendered.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(out.rendered.html, subtype="html", charset="utf-8")
+    for att in out.attachments:
+        maintype, _, subtype = att.content_type.partition("/")
+        msg.add_attachment(att.data, maintype=maintype or "application",
+                           subtype=subtype or "octet-stream", filename=att.filename)
+    return msg

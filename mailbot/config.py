@@ -1,0 +1,392 @@
+"""Typed settings loaded from the TOML config of SPEC §7, with one-line errors naming the key."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_CONFIG_PATH = Path("config/mailbot.toml")
+SECURITY_MODES = ("ssl", "starttls", "none")
+EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+class ConfigError(Exception):
+    """A configuration problem; str() is one line that names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class OfficeSettings:
+    name: str = "LPSE"
+    case_prefix: str = "LPSE"
+    timezone: str = "Asia/Jakarta"
+    working_hours: str = "08:00-16:00"
+    extra_holidays: tuple[str, ...] = ()
+    extra_workdays: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str = "localhost"
+    port: int = 993
+    security: str = "ssl"
+    username: str = ""
+    password_env: str = "MAILBOT_IMAP_PASSWORD"
+    folder: str = "INBOX"
+    processed_folder: str = "mailbot/processed"
+    quarantine_folder: str = "mailbot/quarantine"
+    idle: bool = True
+    poll_interval_seconds: int = 60
+    timeout_seconds: int = 30
+    batch_size: int = 50
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    from_address: str = "lpse@example.go.id"
+    from_name: str = "LPSE"
+    timeout_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    emails: tuple[str, ...] = ()
+    require_authenticated_admin_mail: bool = False
+    trusted_authserv_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DocumentSetting:
+    name: str
+    label: str
+    filename_patterns: tuple[str, ...] = ()
+    text_patterns: tuple[str, ...] = ()
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class ReminderSettings:
+    documents_after_working_days: int = 2
+    max_document_reminders: int = 2
+    expire_after_working_days: int = 2
+    admin_digest_time: str = "08:00"
+
+
+@dataclass(frozen=True)
+class SlaSettings:
+    """Standard minutes per SOP step (SPEC §1)."""
+
+    step2_completeness: int = 5
+    step3_request_documents: int = 5
+    step5_validity: int = 15
+    step6_reset: int = 1
+    step7_rejection: int = 5
+    step8_notify: int = 5
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_attachments: int = 20
+    max_attachment_bytes: int = 15 * 1024 * 1024
+    max_depth: int = 10
+    max_header_bytes: int = 256 * 1024
+    auto_replies_per_sender_per_day: int = 5
+    max_attempts: int = 3
+    smtp_max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    secret_env: str = "MAILBOT_SECRET"
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    office: OfficeSettings = field(default_factory=OfficeSettings)
+    imap: ImapSettings = field(default_factory=ImapSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    database_url: str = ""
+    data_dir: Path = Path("data")
+    templates_dir: Path = Path("templates")
+    admins: AdminSettings = field(default_factory=AdminSettings)
+    documents: tuple[DocumentSetting, ...] = ()
+    reminders: ReminderSettings = field(default_factory=ReminderSettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.office.timezone)
+
+    def imap_password(self) -> str:
+        return _secret(self.imap.password_env, "imap.password_env")
+
+    def smtp_password(self) -> str | None:
+        if not self.smtp.username:
+            return None
+        return _secret(self.smtp.password_env or "", "smtp.password_env")
+
+    def secret_key(self) -> bytes:
+        return _secret(self.security.secret_env, "security.secret_env").encode()
+
+    def require_secrets(self) -> None:
+        """Fail early (exit 2) when an env var the config names is unset."""
+        self.imap_password()
+        self.smtp_password()
+        self.secret_key()
+
+
+def _secret(env_name: str, key: str) -> str:
+    if not env_name:
+        raise ConfigError(f"{key}: not set; name the environment variable that holds the secret")
+    value = os.environ.get(env_name)
+    if not value:
+        raise ConfigError(f"{key}: environment variable {env_name} is not set; export it before starting mailbot")
+    return value
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def default_templates_dir() -> Path:
+    return project_root() / "templates"
+
+
+class _Reader:
+    """Reads typed keys from one TOML table and reports unknown keys."""
+
+    def __init__(self, table: Any, section: str) -> None:
+        if not isinstance(table, dict):
+            raise ConfigError(f"{section}: must be a table ([{section}])")
+        self.table = table
+        self.section = section
+        self.seen: set[str] = set()
+
+    def get(self, key: str, kind: type, default: Any) -> Any:
+        self.seen.add(key)
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        name = f"{self.section}.{key}"
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{name}: expected an integer, got {value!r}")
+        if kind is bool and not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        if kind is str and not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a string in quotes, got {value!r}")
+        if kind is tuple:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
+            return tuple(value)
+        return value
+
+    def required(self, key: str, kind: type) -> Any:
+        if key not in self.table:
+            raise ConfigError(f"{self.section}.{key}: missing; add it to [{self.section}]")
+        return self.get(key, kind, None)
+
+    def finish(self) -> None:
+        for key in self.table:
+            if key not in self.seen:
+                hint = difflib.get_close_matches(key, sorted(self.seen), n=1)
+                more = f" (did you mean {hint[0]}?)" if hint else ""
+                raise ConfigError(f"{self.section}.{key}: unknown key{more}")
+
+
+def _positive(value: int, name: str) -> int:
+    if value <= 0:
+        raise ConfigError(f"{name}: must be a positive number, got {value}")
+    return value
+
+
+def _security(value: str, name: str) -> str:
+    if value not in SECURITY_MODES:
+        raise ConfigError(f"{name}: unknown security mode {value!r}; use one of ssl, starttls, none")
+    return value
+
+
+def _email(value: str, name: str) -> str:
+    if not EMAIL_RE.match(value):
+        raise ConfigError(f"{name}: {value!r} is not an email address")
+    return value.lower()
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _office(r: _Reader) -> OfficeSettings:
+    o = OfficeSettings(
+        name=r.get("name", str, OfficeSettings.name),
+        case_prefix=r.get("case_prefix", str, OfficeSettings.case_prefix),
+        timezone=r.get("timezone", str, OfficeSettings.timezone),
+        working_hours=r.get("working_hours", str, OfficeSettings.working_hours),
+        extra_holidays=r.get("extra_holidays", tuple, ()),
+        extra_workdays=r.get("extra_workdays", tuple, ()),
+    )
+    r.finish()
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{0,30}", o.case_prefix):
+        raise ConfigError(f"office.case_prefix: {o.case_prefix!r} must be upper-case letters, digits and dashes")
+    try:
+        ZoneInfo(o.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"office.timezone: unknown time zone {o.timezone!r}; use e.g. Asia/Jakarta") from None
+    if not re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", o.working_hours):
+        raise ConfigError(f"office.working_hours: {o.working_hours!r} must look like 08:00-16:00")
+    return o
+
+
+def _imap(r: _Reader) -> ImapSettings:
+    d = ImapSettings()
+    s = ImapSettings(
+        host=r.required("host", str),
+        port=_positive(r.get("port", int, d.port), "imap.port"),
+        security=_security(r.get("security", str, d.security), "imap.security"),
+        username=r.required("username", str),
+        password_env=r.required("password_env", str),
+        folder=r.get("folder", str, d.folder),
+        processed_folder=r.get("processed_folder", str, d.processed_folder),
+        quarantine_folder=r.get("quarantine_folder", str, d.quarantine_folder),
+        idle=r.get("idle", bool, d.idle),
+        poll_interval_seconds=_positive(r.get("poll_interval_seconds", int, d.poll_interval_seconds),
+                                        "imap.poll_interval_seconds"),
+        timeout_seconds=_positive(r.get("timeout_seconds", int, d.timeout_seconds), "imap.timeout_seconds"),
+        batch_size=_positive(r.get("batch_size", int, d.batch_size), "imap.batch_size"),
+    )
+    r.finish()
+    if s.processed_folder == s.folder:
+        raise ConfigError("imap.processed_folder: must differ from imap.folder")
+    return s
+
+
+def _smtp(r: _Reader) -> SmtpSettings:
+    d = SmtpSettings()
+    s = SmtpSettings(
+        host=r.required("host", str),
+        port=_positive(r.get("port", int, d.port), "smtp.port"),
+        security=_security(r.get("security", str, d.security), "smtp.security"),
+        username=r.get("username", str, None) or None,
+        password_env=r.get("password_env", str, None) or None,
+        from_address=_email(r.required("from_address", str), "smtp.from_address"),
+        from_name=r.get("from_name", str, d.from_name),
+        timeout_seconds=_positive(r.get("timeout_seconds", int, d.timeout_seconds), "smtp.timeout_seconds"),
+    )
+    r.finish()
+    if s.username and not s.password_env:
+        raise ConfigError("smtp.password_env: required when smtp.username is set")
+    return s
+
+
+def _admins(r: _Reader) -> AdminSettings:
+    emails = r.required("emails", tuple)
+    s = AdminSettings(
+        emails=tuple(_email(e, "admins.emails") for e in emails),
+        require_authenticated_admin_mail=r.get("require_authenticated_admin_mail", bool, False),
+        trusted_authserv_ids=r.get("trusted_authserv_ids", tuple, ()),
+    )
+    r.finish()
+    if not s.emails:
+        raise ConfigError("admins.emails: list at least one admin address")
+    return s
+
+
+def _documents(items: Any) -> tuple[DocumentSetting, ...]:
+    if not isinstance(items, list):
+        raise ConfigError("documents: must be an array of tables ([[documents]])")
+    out = []
+    for i, item in enumerate(items):
+        r = _Reader(item, f"documents[{i}]")
+        doc = DocumentSetting(
+            name=r.required("name", str),
+            label=r.required("label", str),
+            filename_patterns=r.get("filename_patterns", tuple, ()),
+            text_patterns=r.get("text_patterns", tuple, ()),
+            required=r.get("required", bool, True),
+        )
+        r.finish()
+        for pat in doc.filename_patterns + doc.text_patterns:
+            try:
+                re.compile(pat)
+            except re.error as exc:
+                raise ConfigError(f"documents[{i}]: bad regular expression {pat!r}: {exc}") from None
+        out.append(doc)
+    return tuple(out)
+
+
+def _simple(cls: type, r: _Reader) -> Any:
+    """Build a flat dataclass of int/str/bool fields from a table, with type checks."""
+    defaults = cls()
+    values = {}
+    for name, f in cls.__dataclass_fields__.items():
+        default = getattr(defaults, name)
+        values[name] = r.get(name, type(default), default)
+        if isinstance(default, int) and not isinstance(default, bool) and values[name] < 0:
+            raise ConfigError(f"{r.section}.{name}: must not be negative")
+    r.finish()
+    return cls(**values)
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Load and validate the config file; raise ConfigError with a one-line message."""
+    path = Path(path or os.environ.get("MAILBOT_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config: {path} not found; run `mailbot init` or pass --config PATH") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
+    return settings_from_dict(raw, path)
+
+
+def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
+    base = path.resolve().parent
+    known = {"office", "imap", "smtp", "database", "storage", "admins", "documents",
+             "reminders", "sla", "limits", "security"}
+    for key in raw:
+        if key not in known:
+            hint = difflib.get_close_matches(key, sorted(known), n=1)
+            raise ConfigError(f"{key}: unknown section" + (f" (did you mean {hint[0]}?)" if hint else ""))
+    for section in ("imap", "smtp", "admins"):
+        if section not in raw:
+            raise ConfigError(f"{section}: missing section; add [{section}] (see config/mailbot.example.toml)")
+    storage = _Reader(raw.get("storage", {}), "storage")
+    data_dir = _resolve(base, storage.get("data_dir", str, "data"))
+    templates = storage.get("templates_dir", str, "")
+    storage.finish()
+    database = _Reader(raw.get("database", {}), "database")
+    url = database.get("url", str, "")
+    database.finish()
+    if url and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+        raise ConfigError(f"database.url: {url!r} must start with sqlite:/// or postgresql://")
+    if not url:
+        url = f"sqlite:///{data_dir / 'mailbot.db'}"
+    return Settings(
+        path=path,
+        office=_office(_Reader(raw.get("office", {}), "office")),
+        imap=_imap(_Reader(raw["imap"], "imap")),
+        smtp=_smtp(_Reader(raw["smtp"], "smtp")),
+        database_url=url,
+        data_dir=data_dir,
+        templates_dir=_resolve(base, templates) if templates else default_templates_dir(),
+        admins=_admins(_Reader(raw["admins"], "admins")),
+        documents=_documents(raw.get("documents", [])),
+        reminders=_simple(ReminderSettings, _Reader(raw.get("reminders", {}), "reminders")),
+        sla=_simple(SlaSettings, _Reader(raw.get("sla", {}), "sla")),
+        limits=_simple(LimitSettings, _Reader(raw.get("limits", {}), "limits")),
+        security=_simple(SecuritySettings, _Reader(raw.get("security", {}), "security")),
+    )

@@ -1,0 +1,212 @@
+"""IMAP adapter (the only imapclient user): select, list new UIDs, fetch without \\Seen, move, IDLE."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+log = logging.getLogger(__name__)
+
+
+class MailboxError(Exception):
+    """The IMAP server could not be reached or refused an operation."""
+
+
+@dataclass(frozen=True)
+class FolderState:
+    uidvalidity: int
+    uidnext: int
+    messages: int
+
+
+@dataclass(frozen=True)
+class ImapParams:
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str
+    timeout: float = 30.0
+    verify_tls: bool = True
+
+
+class ImapMailbox:
+    """A connected mailbox; use as a context manager. Never sets \\Seen, never deletes mail."""
+
+    def __init__(self, params: ImapParams) -> None:
+        self.params = params
+        self.client: IMAPClient | None = None
+        self.capabilities: set[str] = set()
+        self.selected: str | None = None
+        self.delimiter = "/"
+
+    # -- connection -----------------------------------------------------------------------
+    def connect(self) -> "ImapMailbox":
+        p = self.params
+        context = ssl.create_default_context()
+        if not p.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            client = IMAPClient(p.host, port=p.port, ssl=p.security == "ssl",
+                                ssl_context=context if p.security == "ssl" else None,
+                                timeout=p.timeout)
+            if p.security == "starttls":
+                client.starttls(context)
+            client.login(p.username, p.password)
+        except (IMAPClientError, OSError, socket.error, ssl.SSLError) as exc:
+            # The password is never part of the message: imapclient does not echo it.
+            raise MailboxError(f"IMAP {p.host}:{p.port}: {type(exc).__name__}: {exc}") from exc
+        self.client = client
+        self.capabilities = {c.decode().upper() if isinstance(c, bytes) else str(c).upper()
+                             for c in client.capabilities()}
+        self.delimiter = self._server_delimiter()
+        return self
+
+    def _server_delimiter(self) -> str:
+        """The hierarchy separator ('/' on Gmail/Zimbra, often '.' on Dovecot)."""
+        try:
+            listing = self._c().list_folders(directory="", pattern="")
+        except (IMAPClientError, OSError):
+            return "/"
+        for _flags, delim, _name in listing:
+            if delim:
+                return delim.decode() if isinstance(delim, bytes) else str(delim)
+        return "/"
+
+    def name(self, folder: str) -> str:
+        """Config folder names use '/' as separator; translate to the server's."""
+        return folder.replace("/", self.delimiter) if self.delimiter != "/" else folder
+
+    def close(self) -> None:
+        if self.client is None:
+            return
+        try:
+            self.client.logout()
+        except Exception:  # noqa: BLE001 - closing a dead connection must not raise
+            try:
+                self.client.shutdown()
+            except Exception:  # noqa: BLE001
+                pass
+        self.client = None
+        self.selected = None
+
+    def __enter__(self) -> "ImapMailbox":
+        return self.connect() if self.client is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _c(self) -> IMAPClient:
+        if self.client is None:
+            raise MailboxError("IMAP: not connected")
+        return self.client
+
+    def _call(self, what: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except (IMAPClientError, OSError, ssl.SSLError) as exc:
+            raise MailboxError(f"IMAP {what}: {type(exc).__name__}: {exc}") from exc
+
+    # -- folders --------------------------------------------------------------------------
+    def has(self, capability: str) -> bool:
+        return capability.upper() in self.capabilities
+
+    def ensure_folder(self, name: str) -> None:
+        c = self._c()
+        name = self.name(name)
+        if not self._call("folder_exists", c.folder_exists, name):
+            try:
+                c.create_folder(name)
+            except IMAPClientError as exc:
+                # Another client may have created it at the same moment.
+                if not self._call("folder_exists", c.folder_exists, name):
+                    raise MailboxError(f"IMAP create {name!r}: {exc}") from exc
+
+    def status(self, folder: str) -> FolderState:
+        st = self._call("status", self._c().folder_status, self.name(folder), [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES"])
+        return FolderState(int(st[b"UIDVALIDITY"]), int(st.get(b"UIDNEXT", 0)), int(st.get(b"MESSAGES", 0)))
+
+    def select(self, folder: str) -> FolderState:
+        info = self._call("select", self._c().select_folder, self.name(folder),
+                          readonly=False)
+        self.selected = folder
+        return FolderState(int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)), int(info.get(b"EXISTS", 0)))
+
+    # -- reading --------------------------------------------------------------------------
+    def uids_after(self, last_uid: int) -> list[int]:
+        """UIDs greater than last_uid in the selected folder (UID SEARCH, no flags touched)."""
+        uids = self._call("search", self._c().search, ["UID", f"{last_uid + 1}:*"])
+        # "N:*" always matches the highest UID even when it is <= last_uid: filter it out.
+        return sorted(u for u in uids if u > last_uid)
+
+    def all_uids(self) -> list[int]:
+        return sorted(self._call("search", self._c().search, ["ALL"]))
+
+    def sizes(self, uids: Iterable[int]) -> dict[int, int]:
+        uids = list(uids)
+        if not uids:
+            return {}
+        data = self._call("fetch size", self._c().fetch, uids, [b"RFC822.SIZE"])
+        return {uid: int(v.get(b"RFC822.SIZE", 0)) for uid, v in data.items()}
+
+    def fetch_raw(self, uids: Iterable[int]) -> dict[int, bytes]:
+        """Full raw bytes via BODY.PEEK[] so the \\Seen flag a person relies on is untouched."""
+        uids = list(uids)
+        if not uids:
+            return {}
+        data = self._call("fetch", self._c().fetch, uids, [b"BODY.PEEK[]"])
+        return {uid: bytes(v.get(b"BODY[]") or b"") for uid, v in data.items()}
+
+    def fetch_headers(self, uids: Iterable[int]) -> dict[int, bytes]:
+        uids = list(uids)
+        if not uids:
+            return {}
+        data = self._call("fetch headers", self._c().fetch, uids, [b"BODY.PEEK[HEADER]"])
+        return {uid: bytes(v.get(b"BODY[HEADER]") or b"") for uid, v in data.items()}
+
+    # -- writing --------------------------------------------------------------------------
+    def move(self, uids: Iterable[int], folder: str) -> None:
+        """MOVE, or COPY + \\Deleted + UID EXPUNGE of exactly these UIDs when MOVE is absent."""
+        uids = list(uids)
+        if not uids:
+            return
+        c = self._c()
+        if self.has("MOVE"):
+            self._call("move", c.move, uids, self.name(folder))
+            return
+        self._call("copy", c.copy, uids, self.name(folder))
+        self._call("store", c.add_flags, uids, [b"\\Deleted"], silent=True)
+        if self.has("UIDPLUS"):
+            self._call("uid expunge", c.uid_expunge, uids)
+        else:
+            log.warning("IMAP server lacks MOVE and UIDPLUS: moved copies stay flagged \\Deleted in %s",
+                        self.selected)
+
+    def append(self, folder: str, raw: bytes) -> None:
+        self._call("append", self._c().append, self.name(folder), raw)
+
+    # -- push -----------------------------------------------------------------------------
+    def idle_wait(self, timeout: float, should_stop: Callable[[], bool] = lambda: False,
+                  tick: float = 1.0) -> bool:
+        """Wait in IDLE up to timeout seconds; True when the server reported new mail.
+
+        Checks should_stop every `tick` seconds so a SIGTERM ends the wait promptly."""
+        c = self._c()
+        self._call("idle", c.idle)
+        changed = False
+        deadline = time.monotonic() + timeout
+        try:
+            while not changed and not should_stop() and time.monotonic() < deadline:
+                responses = self._call("idle_check", c.idle_check, timeout=tick)
+                changed = any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+        finally:
+            self._call("idle_done", c.idle_done)
+        return changed

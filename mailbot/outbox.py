@@ -1,0 +1,243 @@
+"""The outbox: enqueue rendered mail in the caller's transaction; flush it over SMTP (the only smtplib user)."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from typing import Callable, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailbot.compose import Outgoing, build_message, make_message_id
+from mailbot.db import transaction
+from mailbot.models import Outbox
+
+log = logging.getLogger(__name__)
+
+SECRET_PLACEHOLDER = (
+    "Isi surat ini memuat kata sandi dan telah dihapus dari basis data setelah diterima server SMTP.\n"
+)
+
+
+@dataclass(frozen=True)
+class SmtpParams:
+    host: str
+    port: int
+    security: str
+    username: str | None
+    password: str | None
+    timeout: float = 30.0
+    verify_tls: bool = True
+
+
+class TemporaryFailure(Exception):
+    """4xx or a connection problem: retry later."""
+
+
+class PermanentFailure(Exception):
+    """5xx for the message: do not retry."""
+
+
+class Sender(Protocol):
+    def send(self, from_address: str, recipients: list[str], raw: bytes) -> None: ...
+    def close(self) -> None: ...
+
+
+class SmtpSender:
+    """One SMTP connection reused for a whole flush; opened lazily."""
+
+    def __init__(self, params: SmtpParams) -> None:
+        self.params = params
+        self.conn: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        p = self.params
+        ctx = ssl.create_default_context()
+        if not p.verify_tls:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if p.security == "ssl":
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(p.host, p.port, timeout=p.timeout, context=ctx)
+        else:
+            conn = smtplib.SMTP(p.host, p.port, timeout=p.timeout)
+            if p.security == "starttls":
+                conn.starttls(context=ctx)
+        if p.username:
+            conn.login(p.username, p.password or "")
+        return conn
+
+    def send(self, from_address: str, recipients: list[str], raw: bytes) -> None:
+        try:
+            if self.conn is None:
+                self.conn = self._open()
+            refused = self.conn.sendmail(from_address, recipients, raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._drop()
+            codes = [c for c, _ in exc.recipients.values()]
+            if all(c >= 500 for c in codes):
+                raise PermanentFailure(f"recipients refused: {exc.recipients}") from exc
+            raise TemporaryFailure(f"recipients refused: {exc.recipients}") from exc
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            if 500 <= exc.smtp_code < 600:
+                raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+            raise TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+        except (smtplib.SMTPException, OSError, socket.error, ssl.SSLError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
+        if refused:
+            log.warning("SMTP refused some recipients: %s", sorted(refused))
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # noqa: BLE001 - the connection is already broken
+                pass
+        self.conn = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except Exception:  # noqa: BLE001
+                pass
+        self.conn = None
+
+
+@dataclass(frozen=True)
+class OutboxIdentity:
+    from_address: str
+    from_name: str
+    secret: bytes
+
+    @property
+    def domain(self) -> str:
+        """Our Message-ID domain: a subdomain no person's mail client uses, so own mail is recognisable."""
+        return "mailbot." + self.from_address.rsplit("@", 1)[-1]
+
+
+def enqueue(session: Session, ident: OutboxIdentity, out: Outgoing, *, key: str, now: datetime,
+            case_id: int | None = None, contains_secret: bool = False) -> Outbox | None:
+    """Add one mail to the outbox in the caller's transaction; a repeated key is a no-op."""
+    existing = session.scalar(select(Outbox).where(Outbox.idempotency_key == key))
+    if existing is not None:
+        return None
+    message_id = make_message_id(ident.secret, key, out.case_number, ident.domain)
+    msg = build_message(out, from_address=ident.from_address, from_name=ident.from_name,
+                        message_id=message_id, date=now)
+    row = Outbox(idempotency_key=key, case_id=case_id, template=out.template,
+                 recipients=list(out.to), message_id=message_id, subject=str(msg["Subject"]),
+                 raw=msg.as_bytes(policy=SMTP), contains_secret=contains_secret, status="pending",
+                 next_attempt_at=now, created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass
+class FlushResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    failed_rows: list[int] | None = None
+    secrets_erased: int = 0
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, … minutes, capped at one hour."""
+    return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def _erase_secret(raw: bytes) -> bytes:
+    """Keep the headers of a sent credentials mail, drop its body (which held the password)."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    msg = EmailMessage(policy=SMTP)
+    keep = ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+            "X-Mailbot-Template", "X-Mailbot-Case", "Auto-Submitted")
+    from email import message_from_bytes
+    original = message_from_bytes(head + b"\r\n\r\n", policy=SMTP)
+    for name in keep:
+        if original[name] is not None:
+            msg[name] = str(original[name])
+    msg.set_content(SECRET_PLACEHOLDER)
+    return msg.as_bytes()
+
+
+def flush(factory: sessionmaker[Session], sender: Sender, from_address: str, now: datetime,
+          max_attempts: int = 8, on_sent: Callable[[Session, Outbox], None] | None = None,
+          on_failed: Callable[[Session, Outbox], None] | None = None,
+          limit: int = 500) -> FlushResult:
+    """Send due rows. Each row: mark `sending` and commit, send, then mark `sent` and commit.
+
+    A crash between SMTP acceptance and the second commit leaves the row in `sending`; the next
+    flush resends it with the same Message-ID (receivers collapse duplicates by Message-ID). This
+    is the only window where a duplicate is possible, and it is one SMTP round-trip wide.
+    """
+    result = FlushResult(failed_rows=[])
+    with transaction(factory) as s:
+        due = s.scalars(select(Outbox.id).where(Outbox.status.in_(("pending", "sending")),
+                                                 Outbox.next_attempt_at <= now)
+                        .order_by(Outbox.id).limit(limit)).all()
+    try:
+        for row_id in due:
+            with transaction(factory) as s:
+                row = s.get(Outbox, row_id)
+                if row is None or row.status not in ("pending", "sending"):
+                    continue
+                row.status = "sending"
+                row.attempts += 1
+                recipients, raw = list(row.recipients), row.raw
+            try:
+                sender.send(from_address, recipients, raw)
+            except TemporaryFailure as exc:
+                _after_failure(factory, row_id, str(exc), now, max_attempts, on_failed, result)
+                continue
+            except PermanentFailure as exc:
+                _after_failure(factory, row_id, str(exc), now, 0, on_failed, result)
+                continue
+            with transaction(factory) as s:
+                row = s.get(Outbox, row_id)
+                assert row is not None
+                row.status = "sent"
+                row.sent_at = now
+                row.last_error = ""
+                if row.contains_secret:
+                    row.raw = _erase_secret(row.raw)
+                    result.secrets_erased += 1
+                if on_sent is not None:
+                    on_sent(s, row)
+            result.sent += 1
+            log.info("sent %s to %d recipient(s) (outbox %d)", row.template, len(recipients), row_id)
+    finally:
+        sender.close()
+    return result
+
+
+def _after_failure(factory: sessionmaker[Session], row_id: int, error: str, now: datetime,
+                   max_attempts: int, on_failed: Callable[[Session, Outbox], None] | None,
+                   result: FlushResult) -> None:
+    with transaction(factory) as s:
+        row = s.get(Outbox, row_id)
+        assert row is not None
+        row.last_error = error[:2000]
+        if row.attempts >= max_attempts:
+            row.status = "failed"
+            result.failed += 1
+            assert result.failed_rows is not None
+            result.failed_rows.append(row_id)
+            log.error("outbox %d (%s) failed permanently: %s", row_id, row.template, error)
+            if on_failed is not None:
+                on_failed(s, row)
+        else:
+            row.status = "pending"
+            row.next_attempt_at = now + backoff(row.attempts)
+            result.retried += 1
+            log.warning("outbox %d (%s) will be retried: %s", row_id, row.template, error)

@@ -1,0 +1,351 @@
+"""One poll pass: IMAP intake (commit, then process, then move), timers, and the outbox flush."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from mailbot import cases as C
+from mailbot.app import App
+from mailbot.commands import parse_command, redact_raw_message
+from mailbot.db import scrub, transaction
+from mailbot.intake import route
+from mailbot.mailbox import ImapMailbox, MailboxError
+from mailbot.models import Case, CaseStatus, InboundMessage, MailboxState, Outbox
+from mailbot.outbox import Sender, flush
+from mailbot.parse import ParseError, parse_message
+from mailbot.workflow import on_credentials_accepted, on_timer
+
+log = logging.getLogger(__name__)
+_FROM_RE = re.compile(rb"^(?:from|sender|reply-to):([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.I | re.M)
+_MSGID_RE = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]{1,900}>)", re.I | re.M)
+
+
+class AlreadyRunning(Exception):
+    """Another mailbot process holds the instance lock for this database."""
+
+
+@dataclass
+class PollResult:
+    fetched: int = 0
+    processed: int = 0
+    ignored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    moved: int = 0
+    timers: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"fetched={self.fetched} processed={self.processed} ignored={self.ignored} "
+                f"duplicates={self.duplicates} quarantined={self.quarantined} moved={self.moved} "
+                f"timers={self.timers} sent={self.sent} retried={self.retried} failed={self.failed}"
+                + (f" errors={len(self.errors)}" if self.errors else ""))
+
+
+# -- single instance -----------------------------------------------------------------------
+@contextmanager
+def instance_lock(app: App) -> Iterator[None]:
+    """A file lock for SQLite, an advisory lock for PostgreSQL: one poller per database."""
+    if app.engine.dialect.name == "postgresql":
+        with app.engine.connect() as conn:
+            key = int.from_bytes(hashlib.sha256(b"mailbot:" + app.settings.imap.username.encode()).digest()[:8],
+                                 "big", signed=True)
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                raise AlreadyRunning("another mailbot holds the PostgreSQL advisory lock")
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        return
+    app.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(app.settings.data_dir / "mailbot.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(f"another mailbot holds {app.settings.data_dir / 'mailbot.lock'}") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+# -- intake --------------------------------------------------------------------------------
+def _store_new(app: App, folder: str, uidvalidity: int, uid: int, raw: bytes, now: datetime,
+               reason: str = "") -> str:
+    """Commit one message (raw kept) and advance the sync point, in one transaction."""
+    sha = hashlib.sha256(raw).hexdigest()
+    m = _MSGID_RE.search(raw[:65536])
+    secret = None
+    if _from_admin(raw, app.settings.admins.emails):
+        # SPEC §5: an admin's Password: line (and the proposal quoted from the review email) never
+        # reaches the disk; the typed value waits in `secret` until the decision is applied.
+        secret = _typed_password(raw)
+        raw = redact_raw_message(raw)
+    with transaction(app.factory) as s:
+        state = s.get(MailboxState, folder)
+        assert state is not None
+        state.last_uid = max(state.last_uid, uid)
+        state.updated_at = now
+        if s.scalar(select(InboundMessage.id).where(InboundMessage.mailbox == folder,
+                                                    InboundMessage.uidvalidity == uidvalidity,
+                                                    InboundMessage.uid == uid)) is not None:
+            return "known"
+        dup = s.scalar(select(InboundMessage.id).where(InboundMessage.sha256 == sha).limit(1))
+        row = InboundMessage(mailbox=folder, uidvalidity=uidvalidity, uid=uid, sha256=sha, secret=secret,
+                             raw_blob=app.store.put(raw), size=len(raw), received_at=now,
+                             message_id=m.group(1).decode("ascii", "replace") if m else None)
+        if dup is not None:
+            row.status, row.kind, row.reason = "duplicate", "duplicate", f"same bytes as message #{dup}"
+        elif reason:
+            row.kind, row.reason = "too_large", reason
+        s.add(row)
+    return row.status
+
+
+def _from_admin(raw: bytes, admins: tuple[str, ...]) -> bool:
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:65536]
+    for match in _FROM_RE.finditer(head):
+        value = match.group(1).decode("latin-1").lower()
+        if any(a in value for a in admins):
+            return True
+    return False
+
+
+def _typed_password(raw: bytes) -> str | None:
+    try:
+        mail = parse_message(raw)
+    except Exception:  # noqa: BLE001 - unreadable: nothing to keep; processing will quarantine it
+        return None
+    return parse_command(mail.text or "", mail.html).password
+
+
+def fetch_new(app: App, mb: ImapMailbox, now: datetime, result: PollResult) -> tuple[str, int]:
+    """Commit every message newer than the sync point; returns (folder, uidvalidity)."""
+    imap = app.settings.imap
+    folder = imap.folder
+    st = mb.select(folder)
+    with transaction(app.factory) as s:
+        state = s.get(MailboxState, folder)
+        if state is None or state.uidvalidity != st.uidvalidity:
+            if state is not None:
+                log.warning("UIDVALIDITY of %s changed (%s -> %s): resyncing; duplicates are recognised "
+                            "by SHA-256", folder, state.uidvalidity, st.uidvalidity)
+                s.delete(state)
+                s.flush()
+            state = MailboxState(folder=folder, uidvalidity=st.uidvalidity, last_uid=0, updated_at=now)
+            s.add(state)
+        last_uid = state.last_uid
+    if st.uidnext and st.uidnext - 1 <= last_uid:
+        return folder, st.uidvalidity  # nothing new: no SEARCH, no FETCH
+    uids = mb.uids_after(last_uid)
+    limit = app.settings.limits.max_message_bytes
+    for i in range(0, len(uids), imap.batch_size):
+        batch = uids[i:i + imap.batch_size]
+        sizes = mb.sizes(batch)
+        small = [u for u in batch if sizes.get(u, 0) <= limit]
+        raws = mb.fetch_raw(small)
+        heads = mb.fetch_headers([u for u in batch if u not in raws])
+        for uid in batch:
+            if uid in raws:
+                status = _store_new(app, folder, st.uidvalidity, uid, raws[uid], now)
+            else:
+                status = _store_new(app, folder, st.uidvalidity, uid, heads.get(uid, b""), now,
+                                    reason=f"message of {sizes.get(uid, 0)} bytes exceeds "
+                                           f"limits.max_message_bytes ({limit})")
+            result.fetched += status != "known"
+            result.duplicates += status == "duplicate"
+    return folder, st.uidvalidity
+
+
+def process_pending(app: App, now: datetime, result: PollResult) -> None:
+    """Process every committed-but-unprocessed message, one transaction each; failures are retried,
+    then quarantined with the reason. One bad message never blocks the others."""
+    with transaction(app.factory) as s:
+        ids = s.scalars(select(InboundMessage.id).where(InboundMessage.status == "new")
+                        .order_by(InboundMessage.id)).all()
+    for row_id in ids:
+        try:
+            with transaction(app.factory) as s:
+                row = s.get(InboundMessage, row_id)
+                assert row is not None
+                process_one(s, app, row, now)
+                status = row.status
+        except Exception as exc:  # noqa: BLE001 - any failure of one message is recorded, never fatal
+            log.exception("message %d failed", row_id)
+            status = _record_failure(app, row_id, f"{type(exc).__name__}: {exc}", now)
+        result.processed += status == "processed"
+        result.ignored += status == "ignored"
+        result.quarantined += status == "quarantined"
+
+
+def process_one(s: Session, app: App, row: InboundMessage, now: datetime) -> None:
+    if row.kind == "too_large":
+        from mailbot.intake import reply_too_large
+
+        reply_too_large(s, app, row, now)
+        return
+    raw = app.store.get(row.raw_blob)
+    limits = app.settings.limits
+    try:
+        mail = parse_message(raw, max_attachments=limits.max_attachments, max_depth=limits.max_depth,
+                             max_header_bytes=limits.max_header_bytes)
+    except ParseError as exc:
+        row.status, row.kind, row.reason = "quarantined", "unparseable", f"parse error: {exc}"
+        return
+    route(s, app, row, mail, now)
+
+
+def _record_failure(app: App, row_id: int, reason: str, now: datetime) -> str:
+    with transaction(app.factory) as s:
+        row = s.get(InboundMessage, row_id)
+        assert row is not None
+        row.attempts += 1
+        row.reason = reason[:2000]
+        if row.attempts >= app.settings.limits.max_attempts:
+            row.status = "quarantined"
+            C.add_event(s, None, "bot", "quarantined", now, message_id=row.id,
+                        detail=f"after {row.attempts} attempts: {reason}")
+        return row.status
+
+
+def move_done(app: App, mb: ImapMailbox, folder: str, uidvalidity: int, result: PollResult) -> None:
+    """Move committed messages out of the inbox: processed → processed_folder, quarantined → quarantine."""
+    imap = app.settings.imap
+    targets = {"processed": imap.processed_folder, "ignored": imap.processed_folder,
+               "duplicate": imap.processed_folder, "quarantined": imap.quarantine_folder}
+    with transaction(app.factory) as s:
+        rows = s.execute(select(InboundMessage.id, InboundMessage.uid, InboundMessage.status).where(
+            InboundMessage.mailbox == folder, InboundMessage.uidvalidity == uidvalidity,
+            InboundMessage.moved.is_(False), InboundMessage.status.in_(list(targets)))).all()
+    by_target: dict[str, list[tuple[int, int]]] = {}
+    for row_id, uid, status in rows:
+        by_target.setdefault(targets[status], []).append((row_id, uid))
+    for target, items in by_target.items():
+        mb.ensure_folder(target)
+        mb.select(folder)
+        mb.move([uid for _, uid in items], target)
+        with transaction(app.factory) as s:
+            for row_id, _ in items:
+                row = s.get(InboundMessage, row_id)
+                assert row is not None
+                row.moved = True
+        result.moved += len(items)
+
+
+# -- timers --------------------------------------------------------------------------------
+def run_timers(app: App, now: datetime, result: PollResult) -> None:
+    """Reminders and expiry as of `now`; each case in its own transaction, each mail keyed once."""
+    with transaction(app.factory) as s:
+        ids = s.scalars(select(Case.id).where(Case.status == CaseStatus.AWAITING_DOCUMENTS.value)).all()
+    for case_id in ids:
+        with transaction(app.factory) as s:
+            case = s.get(Case, case_id)
+            assert case is not None
+            decision = on_timer(C.view(s, case), now, app.calendar, app.policy)
+            if decision is None:
+                continue
+            from mailbot.intake import send_decision_mail
+
+            missing = [app.kind_label(n) for n in _missing_kinds(s, app, case)]
+            extra = {"missing": missing, "reminder_no": case.reminders_sent + 1,
+                     "max_reminders": app.policy.max_reminders,
+                     "expires_at": _expiry(app, case, now), "unusable": [], "admin_note": None}
+            key = f"r{case.reminders_sent + 1}" if decision.event == "remind" else "expired"
+            C.transition(s, app, case, decision, "bot", now)
+            if decision.event == "remind":
+                case.reminders_sent += 1
+            send_decision_mail(s, app, case, decision, extra, key, now)
+            result.timers += 1
+    from mailbot.decisions import queue_admin_digest
+
+    result.timers += queue_admin_digest(app, now)
+
+
+def _missing_kinds(s: Session, app: App, case: Case) -> list[str]:
+    have = {k for d in case.documents if d.usable for k in d.kinds}
+    return [k.name for k in app.kinds if k.required and k.name not in have]
+
+
+def _expiry(app: App, case: Case, now: datetime) -> datetime:
+    p = app.policy
+    remaining = max(0, p.max_reminders - case.reminders_sent - 1)
+    return app.calendar.add_working_days(now, remaining * p.remind_after_working_days
+                                         + p.expire_after_working_days)
+
+
+# -- outbox --------------------------------------------------------------------------------
+def _on_sent(app: App, now: datetime):  # type: ignore[no-untyped-def]
+    def hook(s: Session, row: Outbox) -> None:
+        if row.template != "credentials" or row.case_id is None:
+            return
+        case = s.get(Case, row.case_id)
+        if case is None or case.status != CaseStatus.APPROVED.value:
+            return
+        case.proposed_password = None  # SPEC §5: erased once the SMTP server accepted the mail
+        C.transition(s, app, case, on_credentials_accepted(C.view(s, case)), "bot", now,
+                     detail="credentials accepted by the SMTP server")
+    return hook
+
+
+def _on_failed(app: App, now: datetime):  # type: ignore[no-untyped-def]
+    def hook(s: Session, row: Outbox) -> None:
+        from mailbot.decisions import report_delivery_failure
+
+        report_delivery_failure(s, app, row, now)
+    return hook
+
+
+def flush_outbox(app: App, now: datetime, result: PollResult, sender: Sender | None = None) -> None:
+    r = flush(app.factory, sender or app.smtp_sender(), app.settings.smtp.from_address, now,
+              max_attempts=app.settings.limits.smtp_max_attempts, on_sent=_on_sent(app, now),
+              on_failed=_on_failed(app, now))
+    result.sent += r.sent
+    result.retried += r.retried
+    result.failed += r.failed
+    if r.secrets_erased:
+        scrub(app.engine)
+
+
+# -- the whole pass ------------------------------------------------------------------------
+def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | None = None) -> PollResult:
+    """Fetch+process+move, timers, flush. A failing part is logged and the others still run."""
+    now = now or datetime.now(timezone.utc)
+    result = PollResult()
+    try:
+        intake(app, now, result, mailbox)
+    except MailboxError as exc:
+        log.error("IMAP intake failed: %s", exc)
+        result.errors.append(str(exc))
+        process_pending(app, now, result)  # messages committed earlier still get processed
+    run_timers(app, now, result)
+    flush_outbox(app, now, result)
+    log.info("poll: %s", result.summary())
+    return result
+
+
+def intake(app: App, now: datetime, result: PollResult, mailbox: ImapMailbox | None = None) -> None:
+    own = mailbox is None
+    mb = mailbox or app.mailbox()
+    if own:
+        mb.connect()
+    try:
+        folder, uidvalidity = fetch_new(app, mb, now, result)
+        process_pending(app, now, result)
+        move_done(app, mb, folder, uidvalidity, result)
+    finally:
+        if own:
+            mb.close()

@@ -1,0 +1,85 @@
+"""The daemon: APScheduler interval poll plus IMAP IDLE push; clean shutdown on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from mailbot.app import App
+from mailbot.mailbox import MailboxError
+from mailbot.runner import poll_once
+
+log = logging.getLogger(__name__)
+IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30-minute timeout
+
+
+class Daemon:
+    """Runs poll_once on a schedule and, with IDLE, as soon as mail arrives; never two at once."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.stop_event = threading.Event()
+        self.poll_lock = threading.Lock()
+        self.polls = 0
+
+    def poll(self) -> None:
+        if not self.poll_lock.acquire(blocking=False):
+            return  # a poll is running; it will see the new mail
+        try:
+            poll_once(self.app, datetime.now(timezone.utc))
+            self.polls += 1
+        except Exception:  # noqa: BLE001 - the daemon logs and keeps going; the next tick retries
+            log.exception("poll failed")
+        finally:
+            self.poll_lock.release()
+
+    def idle_loop(self) -> None:
+        """Wait for mail with IMAP IDLE; fall back to the interval poll when IDLE is unavailable."""
+        backoff = 1.0
+        while not self.stop_event.is_set():
+            try:
+                with self.app.mailbox() as mb:
+                    if not mb.has("IDLE"):
+                        log.info("IMAP server has no IDLE: interval polling only")
+                        return
+                    mb.select(self.app.settings.imap.folder)
+                    backoff = 1.0
+                    while not self.stop_event.is_set():
+                        if mb.idle_wait(IDLE_RENEW_SECONDS, self.stop_event.is_set):
+                            self.poll()
+            except MailboxError as exc:
+                log.warning("IDLE connection lost (%s); reconnecting in %.0f s", exc, backoff)
+                self.stop_event.wait(backoff)
+                backoff = min(backoff * 2, 300.0)
+
+    def run(self) -> None:
+        interval = self.app.settings.imap.poll_interval_seconds
+        scheduler = BackgroundScheduler(timezone=self.app.settings.tz)
+        scheduler.add_job(self.poll, "interval", seconds=interval, id="poll", coalesce=True, max_instances=1,
+                          misfire_grace_time=max(30, interval), next_run_time=datetime.now(timezone.utc))
+        scheduler.start()
+        log.info("mailbot running: poll every %d s, IDLE %s", interval,
+                 "on" if self.app.settings.imap.idle else "off")
+        try:
+            if self.app.settings.imap.idle:
+                self.idle_loop()
+            self.stop_event.wait()
+        finally:
+            scheduler.shutdown(wait=True)
+            log.info("mailbot stopped after %d poll(s)", self.polls)
+
+
+def run_forever(app: App) -> None:
+    daemon = Daemon(app)
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        daemon.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    daemon.run()

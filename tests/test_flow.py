@@ -1,0 +1,110 @@
+"""Issue 3: completeness, follow-ups, reminders on working days, expiry — on real IMAP and SMTP."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from mailbot import samplepdf
+from mailbot.demo import request_email
+from mailbot.models import Case
+from mailbot.views import case_detail, list_cases
+from tests.conftest import PPK_B, Bot
+
+NAME, NIP, EMAIL = PPK_B[0], PPK_B[1], PPK_B[2]
+WIB = timezone(timedelta(hours=7))
+
+
+def letter_only() -> bytes:
+    return request_email(EMAIL, NAME, "Permohonan informasi user ID SPSE",
+                         f"Dengan hormat, mohon informasi user ID. NIP. {NIP}",
+                         [("surat_permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP, "informasi user ID"))])
+
+
+def the_case(bot: Bot) -> Case:
+    with bot.app.factory() as s:
+        return s.scalars(select(Case)).one()
+
+
+def test_complete_request_goes_to_review(any_bot: Bot) -> None:
+    """Scenario: both PDFs → AWAITING_REVIEW, one ack to the PPK, one review_request per admin."""
+    any_bot.append(request_email(EMAIL, NAME, "Permohonan informasi user ID", f"NIP. {NIP}",
+                                 [("Surat Permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP)),
+                                  ("SK.pdf", samplepdf.sample_sk(NAME, NIP))]))
+    any_bot.poll()
+    assert [c["number"] for c in list_cases(any_bot.app, "AWAITING_REVIEW")] == [the_case(any_bot).number]
+    assert [m.rcpt_tos for m in any_bot.sent("ack")] == [[EMAIL]]
+    assert len(any_bot.sent("review_request")) == len(any_bot.app.settings.admins.emails)
+    assert any_bot.sent("incomplete") == []
+    detail = case_detail(any_bot.app, the_case(any_bot).number)
+    codes = {f["code"]: f["ok"] for f in detail["findings"]}
+    assert codes["document:surat_permohonan"] and codes["document:sk_pengangkatan"]
+    assert codes["sender_registry"] and codes["nip_registry"] and codes["nip_valid"]
+
+
+def test_incomplete_then_follow_up_completes_same_case(any_bot: Bot) -> None:
+    """Scenario: the letter alone → one incomplete email naming the SK; the reply with the SK → review."""
+    any_bot.append(letter_only())
+    any_bot.poll()
+    case = the_case(any_bot)
+    assert case.status == "AWAITING_DOCUMENTS"
+    incomplete = any_bot.sent("incomplete")
+    assert len(incomplete) == 1 and incomplete[0].rcpt_tos == [EMAIL]
+    body = incomplete[0].message.get_body(("plain",)).get_content()
+    assert "SK" in body and "Surat permohonan reset password" not in body
+    assert any_bot.sent("ack") == []
+
+    any_bot.append(request_email(EMAIL, NAME, "Re: " + incomplete[0].header("Subject"), "Terlampir SK.",
+                                 [("SK Pengangkatan PPK.pdf", samplepdf.sample_sk(NAME, NIP))],
+                                 in_reply_to=incomplete[0].header("Message-ID")))
+    any_bot.poll()
+    case = the_case(any_bot)
+    assert case.status == "AWAITING_REVIEW"
+    assert len(any_bot.sent("incomplete")) == 1
+    assert len(any_bot.sent("review_request")) == 1
+    detail = case_detail(any_bot.app, case.number)
+    assert [s["step"] for s in detail["sla"]] == ["step3_request_documents"]
+
+
+def test_follow_up_by_subject_number_from_other_sender_is_a_new_case(any_bot: Bot) -> None:
+    """Scenario: someone else quoting the case number does not attach to the PPK's case."""
+    any_bot.append(letter_only())
+    any_bot.poll()
+    number = the_case(any_bot).number
+    any_bot.append(request_email("intruder@example.org", "X", f"Re: [{number}] dokumen", "SK terlampir",
+                                 [("SK.pdf", samplepdf.sample_sk(NAME, NIP))]))
+    any_bot.poll()
+    with any_bot.app.factory() as s:
+        cases = s.scalars(select(Case).order_by(Case.id)).all()
+    assert len(cases) == 2 and cases[0].status == "AWAITING_DOCUMENTS"
+    assert cases[1].sender == "intruder@example.org"
+
+
+def test_reminders_on_working_days_then_expiry_once(any_bot: Bot) -> None:
+    """Scenario: silence → reminders on working days only, then EXPIRED and one expired email."""
+    # Friday 2026-12-04 10:00 WIB: the request arrives (letter only).
+    friday = datetime(2026, 12, 4, 10, 0, tzinfo=WIB)
+    any_bot.append(letter_only())
+    any_bot.poll(friday)
+    assert the_case(any_bot).status == "AWAITING_DOCUMENTS"
+    # Weekend polls: no reminder (0 working days passed).
+    for day in (5, 6):
+        any_bot.poll(datetime(2026, 12, day, 11, 0, tzinfo=WIB))
+    assert any_bot.sent("reminder_documents") == []
+    # Monday: 1 working day: still nothing. Tuesday 10:00: 2 working days → reminder 1, and only one.
+    any_bot.poll(datetime(2026, 12, 7, 11, 0, tzinfo=WIB))
+    assert any_bot.sent("reminder_documents") == []
+    for _ in range(3):
+        any_bot.poll(datetime(2026, 12, 8, 10, 30, tzinfo=WIB))
+    assert len(any_bot.sent("reminder_documents")) == 1
+    # Thursday: reminder 2. Monday after: expiry, once, whatever the number of polls.
+    any_bot.poll(datetime(2026, 12, 10, 10, 31, tzinfo=WIB))
+    assert len(any_bot.sent("reminder_documents")) == 2
+    for _ in range(3):
+        any_bot.poll(datetime(2026, 12, 14, 10, 32, tzinfo=WIB))
+    assert the_case(any_bot).status == "EXPIRED"
+    assert len(any_bot.sent("expired")) == 1
+    any_bot.poll(datetime(2026, 12, 21, 10, 0, tzinfo=WIB))
+    assert len(any_bot.sent("expired")) == 1 and len(any_bot.sent("reminder_documents")) == 2
+    assert all(m.header("Auto-Submitted") == "auto-generated" for m in any_bot.sent("reminder_documents"))
