@@ -58,12 +58,12 @@ class App:
     def mailbox(self) -> ImapMailbox:
         s = self.settings.imap
         return ImapMailbox(ImapParams(s.host, s.port, s.security, s.username, self.settings.imap_password(),
-                                      float(s.timeout_seconds), self.verify_tls))
+                                      float(s.timeout_seconds), self.verify_tls, s.ca_file))
 
     def smtp_sender(self) -> SmtpSender:
         s = self.settings.smtp
         return SmtpSender(SmtpParams(s.host, s.port, s.security, s.username, self.settings.smtp_password(),
-                                     float(s.timeout_seconds), self.verify_tls))
+                                     float(s.timeout_seconds), self.verify_tls, s.ca_file))
 
 
 def document_kinds(settings: Settings) -> tuple[DocumentKind, ...]:

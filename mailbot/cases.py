@@ -18,6 +18,7 @@ from mailbot.app import App
 from mailbot.compose import Outgoing, OutgoingAttachment
 from mailbot.models import (
     OPEN_STATUSES,
+    AutoReplyCount,
     Case,
     CaseCounter,
     CaseStatus,
@@ -231,6 +232,20 @@ def queue_mail(s: Session, app: App, case: Case | None, template: str, to: list[
                    references=list(references), attachments=list(attachments))
     return enqueue(s, app.identity, out, key=key, now=now, case_id=case.id if case else None,
                    contains_secret=contains_secret)
+
+
+def count_auto_reply(s: Session, app: App, sender: str, now: datetime) -> str:
+    """"send" within the daily cap, "final" for the one notice at the cap, "suppress" after it."""
+    day = now.astimezone(app.settings.tz).date().isoformat()
+    row = s.get(AutoReplyCount, (sender.lower(), day))
+    if row is None:
+        row = AutoReplyCount(sender=sender.lower(), day=day, count=0)
+        s.add(row)
+    row.count += 1
+    cap = app.settings.limits.auto_replies_per_sender_per_day
+    if row.count <= cap:
+        return "send"
+    return "final" if row.count == cap + 1 else "suppress"
 
 
 def ppk_address(case: Case) -> str:

@@ -191,7 +191,9 @@ def _decide(args: argparse.Namespace, action: str, argument: str = "") -> int:
     except DecisionRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 1
+    # The outcome email is only queued here; the next `mailbot poll` (or the running daemon) sends it.
     print(f"{case.number}: {case.status}")
+    print("the email to the PPK is queued; the next poll (or the running `mailbot run`) sends it")
     return 0
 
 
@@ -336,10 +338,16 @@ def main(argv: list[str] | None = None) -> int:
     # mail-parser and pypdf warn about every odd-but-handled message; our own log says what matters.
     for noisy in ("mailparser", "pypdf"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # Alembic narrates every migration step at INFO; stderr is for what the operator must act on.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    from mailbot.registry import RegistryError
     from mailbot.runner import AlreadyRunning
 
     try:
         return args.fn(args)
+    except RegistryError as exc:  # a bad CSV, not a bad config: say so
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"mailbot: config error: {exc}", file=sys.stderr)
         return 2

@@ -14,7 +14,8 @@ from datetime import datetime
 
 from mailbot.render import Rendered
 
-AUTO_GENERATED = {"reminder_documents", "admin_digest", "review_request", "delivery_failure"}
+AUTO_GENERATED = {"reminder_documents", "admin_digest", "review_request", "delivery_failure",
+                  "quarantine_alert"}
 _TAG_RE = re.compile(r"<mb\.([A-Z0-9-]+)\.([0-9a-f]{12})\.([0-9a-f]{16})@", re.I)
 _CTRL_RE = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -36,11 +37,14 @@ def make_message_id(secret: bytes, idempotency_key: str, case_number: str | None
 
 
 def case_from_message_ids(secret: bytes, message_ids: list[str]) -> str | None:
-    """The case number of the first of our own signed Message-IDs among message_ids, if any."""
+    """The case number of the first of our own signed, case-tagged Message-IDs among message_ids.
+
+    Our IDs without a case (NOCASE) are skipped: a thread may hold one before the case's own ID."""
     for mid in message_ids:
-        m = _TAG_RE.search(mid or "")
-        if m and hmac.compare_digest(m.group(3).lower(), _sig(secret, m.group(1), m.group(2).lower())):
-            return None if m.group(1) == "NOCASE" else m.group(1)
+        for m in _TAG_RE.finditer(mid or ""):
+            if m.group(1) != "NOCASE" and hmac.compare_digest(
+                    m.group(3).lower(), _sig(secret, m.group(1), m.group(2).lower())):
+                return m.group(1)
     return None
 
 

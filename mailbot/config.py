@@ -44,6 +44,7 @@ class ImapSettings:
     poll_interval_seconds: int = 60
     timeout_seconds: int = 30
     batch_size: int = 50
+    ca_file: str = ""  # extra CA bundle (PEM) for a server with an internal/self-signed certificate
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class SmtpSettings:
     from_address: str = "lpse@example.go.id"
     from_name: str = "LPSE"
     timeout_seconds: int = 30
+    ca_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,9 +151,25 @@ class Settings:
         self.secret_key()
 
 
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_name(value: str | None, key: str) -> str | None:
+    """A *_env key must hold the NAME of a variable; never echo it otherwise (it may be the secret)."""
+    if value and not _ENV_NAME_RE.match(value):
+        raise ConfigError(f"{key}: must be the name of an environment variable (letters, digits, _), "
+                          f"e.g. MAILBOT_IMAP_PASSWORD; the secret itself never goes in the file")
+    return value
+
+
+def _mask_url(url: str) -> str:
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", url)
+
+
 def _secret(env_name: str, key: str) -> str:
     if not env_name:
         raise ConfigError(f"{key}: not set; name the environment variable that holds the secret")
+    _env_name(env_name, key)
     value = os.environ.get(env_name)
     if not value:
         raise ConfigError(f"{key}: environment variable {env_name} is not set; export it before starting mailbot")
@@ -169,9 +187,10 @@ def default_templates_dir() -> Path:
 class _Reader:
     """Reads typed keys from one TOML table and reports unknown keys."""
 
-    def __init__(self, table: Any, section: str) -> None:
+    def __init__(self, table: Any, section: str, base: Path = Path(".")) -> None:
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: must be a table ([{section}])")
+        self.base = base
         self.table = table
         self.section = section
         self.seen: set[str] = set()
@@ -225,6 +244,16 @@ def _email(value: str, name: str) -> str:
     return value.lower()
 
 
+def _ca_file(r: "_Reader", section: str) -> str:
+    value = r.get("ca_file", str, "")
+    if not value:
+        return ""
+    path = _resolve(r.base, value)
+    if not path.is_file():
+        raise ConfigError(f"{section}.ca_file: {path} does not exist; give the PEM file of the server's CA")
+    return str(path)
+
+
 def _resolve(base: Path, value: str) -> Path:
     p = Path(value).expanduser()
     return p if p.is_absolute() else (base / p).resolve()
@@ -258,7 +287,7 @@ def _imap(r: _Reader) -> ImapSettings:
         port=_positive(r.get("port", int, d.port), "imap.port"),
         security=_security(r.get("security", str, d.security), "imap.security"),
         username=r.required("username", str),
-        password_env=r.required("password_env", str),
+        password_env=_env_name(r.required("password_env", str), "imap.password_env"),
         folder=r.get("folder", str, d.folder),
         processed_folder=r.get("processed_folder", str, d.processed_folder),
         quarantine_folder=r.get("quarantine_folder", str, d.quarantine_folder),
@@ -267,6 +296,7 @@ def _imap(r: _Reader) -> ImapSettings:
                                         "imap.poll_interval_seconds"),
         timeout_seconds=_positive(r.get("timeout_seconds", int, d.timeout_seconds), "imap.timeout_seconds"),
         batch_size=_positive(r.get("batch_size", int, d.batch_size), "imap.batch_size"),
+        ca_file=_ca_file(r, "imap"),
     )
     r.finish()
     if s.processed_folder == s.folder:
@@ -281,10 +311,11 @@ def _smtp(r: _Reader) -> SmtpSettings:
         port=_positive(r.get("port", int, d.port), "smtp.port"),
         security=_security(r.get("security", str, d.security), "smtp.security"),
         username=r.get("username", str, None) or None,
-        password_env=r.get("password_env", str, None) or None,
+        password_env=_env_name(r.get("password_env", str, None), "smtp.password_env") or None,
         from_address=_email(r.required("from_address", str), "smtp.from_address"),
         from_name=r.get("from_name", str, d.from_name),
         timeout_seconds=_positive(r.get("timeout_seconds", int, d.timeout_seconds), "smtp.timeout_seconds"),
+        ca_file=_ca_file(r, "smtp"),
     )
     r.finish()
     if s.username and not s.password_env:
@@ -319,11 +350,13 @@ def _documents(items: Any) -> tuple[DocumentSetting, ...]:
             required=r.get("required", bool, True),
         )
         r.finish()
-        for pat in doc.filename_patterns + doc.text_patterns:
-            try:
-                re.compile(pat)
-            except re.error as exc:
-                raise ConfigError(f"documents[{i}]: bad regular expression {pat!r}: {exc}") from None
+        for key, patterns in (("filename_patterns", doc.filename_patterns), ("text_patterns", doc.text_patterns)):
+            for pat in patterns:
+                try:
+                    re.compile(pat)
+                except re.error as exc:
+                    raise ConfigError(f"documents[{i}].{key}: bad regular expression {pat!r}: "
+                                      f"{str(exc).splitlines()[0]}") from None
         out.append(doc)
     return tuple(out)
 
@@ -372,14 +405,14 @@ def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
     url = database.get("url", str, "")
     database.finish()
     if url and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
-        raise ConfigError(f"database.url: {url!r} must start with sqlite:/// or postgresql://")
+        raise ConfigError(f"database.url: {_mask_url(url)!r} must start with sqlite:/// or postgresql://")
     if not url:
         url = f"sqlite:///{data_dir / 'mailbot.db'}"
     return Settings(
         path=path,
         office=_office(_Reader(raw.get("office", {}), "office")),
-        imap=_imap(_Reader(raw["imap"], "imap")),
-        smtp=_smtp(_Reader(raw["smtp"], "smtp")),
+        imap=_imap(_Reader(raw["imap"], "imap", base)),
+        smtp=_smtp(_Reader(raw["smtp"], "smtp", base)),
         database_url=url,
         data_dir=data_dir,
         templates_dir=_resolve(base, templates) if templates else default_templates_dir(),
@@ -388,5 +421,11 @@ def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
         reminders=_simple(ReminderSettings, _Reader(raw.get("reminders", {}), "reminders")),
         sla=_simple(SlaSettings, _Reader(raw.get("sla", {}), "sla")),
         limits=_simple(LimitSettings, _Reader(raw.get("limits", {}), "limits")),
-        security=_simple(SecuritySettings, _Reader(raw.get("security", {}), "security")),
+        security=_security_settings(_Reader(raw.get("security", {}), "security")),
     )
+
+
+def _security_settings(r: _Reader) -> SecuritySettings:
+    s = _simple(SecuritySettings, r)
+    _env_name(s.secret_env, "security.secret_env")
+    return s

@@ -63,14 +63,18 @@ def handle_admin_reply(s: Session, app: App, row: InboundMessage, mail: ParsedMa
     actor = f"admin:{admin}"
     codes = find_review_codes(mail.subject, (mail.text or "") + "\n" + (mail.html or ""))
     known = s.scalars(select(ReviewCode).where(ReviewCode.code.in_(codes))).all() if codes else []
-    case = s.get(Case, known[0].case_id) if known else None
-    if case is None:
-        from mailbot.intake import thread_case
+    from mailbot.intake import thread_case
 
-        case = thread_case(s, app, mail)
+    # The case being answered is the thread's (signed Message-ID, then [number] in the subject); a code
+    # only names the case when the reply carries no thread. A code of another case is never "followed".
+    threaded = thread_case(s, app, mail)
+    case = threaded or (s.get(Case, known[0].case_id) if known else None)
     if case is not None:
         row.case_id = case.id
     try:
+        if threaded is not None and known and not any(k.case_id == threaded.id for k in known):
+            raise DecisionRefused(f"kode tinjauan pada email ini milik permohonan lain, bukan permohonan "
+                                  f"{threaded.number} yang Anda balas")
         code = _valid_code(known, case, admin)
         if app.settings.admins.require_authenticated_admin_mail:
             ok, why = authenticated(mail, app.settings.admins.trusted_authserv_ids)

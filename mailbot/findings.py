@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable, Sequence
@@ -103,8 +104,13 @@ def nip_matches_registry(f: CaseFacts) -> list[Result]:
 def name_matches_registry(f: CaseFacts) -> list[Result]:
     if f.registry is None:
         return []
-    name = " ".join(f.registry.nama.lower().split())
-    found = any(name in " ".join(t.lower().split()) for t in [f.body] + [d.text for d in f.documents])
+    words = f.registry.nama.split()
+    if not words:
+        return []
+    # Whole words only: the registry name "Ani" is not in "Tania"; any whitespace between words,
+    # because PDF text layers break lines and double spaces.
+    pattern = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)", re.IGNORECASE)
+    found = any(pattern.search(t or "") for t in [f.body] + [d.text for d in f.documents])
     return [Result("name_registry", found, f"Nama {f.registry.nama} "
                    + ("ditemukan dalam email/dokumen" if found else "tidak ditemukan dalam email/dokumen"))]
 

@@ -84,11 +84,19 @@ def _ignore(s: Session, app: App, row: InboundMessage, mail: ParsedMail, reason:
     row.kind = "automatic"
     row.reason = reason
     case = thread_case(s, app, mail)
-    if case is None and is_bounce(mail):
-        case = _bounced_case(s, mail)
+    bounced = _bounced_outbox(s, mail) if is_bounce(mail) else None
+    if case is None and bounced is not None and bounced.case_id is not None:
+        case = s.get(Case, bounced.case_id)
     if case is not None:
         row.case_id = case.id
         C.add_event(s, case, "bot", "automatic_ignored", now, detail=reason, message_id=row.id)
+    if bounced is not None and bounced.status != "failed":
+        # A bounce of our own mail: the recipient never got it. Tell the admins once per mail.
+        from mailbot.decisions import report_delivery_failure
+
+        bounced.status = "failed"
+        bounced.last_error = f"bounced: {mail.subject}"[:2000]
+        report_delivery_failure(s, app, bounced, now)
     log.info("ignored message %d: %s", row.id, reason)
 
 
@@ -108,32 +116,62 @@ def _stranger_with_code(s: Session, app: App, row: InboundMessage, mail: ParsedM
     log.warning("refused: %s", row.reason)
 
 
+def quarantine(s: Session, app: App, row: InboundMessage, reason: str, now: datetime) -> None:
+    """Mark a message quarantined (the IMAP copy moves to the quarantine folder) and alert the admins."""
+    row.status = "quarantined"
+    row.reason = reason[:2000]
+    C.add_event(s, s.get(Case, row.case_id) if row.case_id else None, "bot", "quarantined", now,
+                message_id=row.id, detail=reason[:2000])
+    ctx = C.base_context(app, now) | {"message_no": row.id, "sender": row.from_addr, "subject": row.subject,
+                                      "received_at": row.received_at, "reason": reason}
+    for admin in app.settings.admins.emails:
+        C.queue_mail(s, app, None, "quarantine_alert", [admin], ctx, f"quarantine_alert:{row.id}:{row.attempts}:{admin}",
+                     now)
+    log.warning("message %d quarantined: %s", row.id, reason)
+
+
 def reply_too_large(s: Session, app: App, row: InboundMessage, now: datetime) -> None:
     """A message over limits.max_message_bytes: kept on the server (quarantine), the sender told why."""
     from mailbot.parse import parse_message
 
-    row.status = "quarantined"
+    mail = None
     try:
         mail = parse_message(app.store.get(row.raw_blob))
-    except Exception:  # noqa: BLE001 - the headers alone may be unreadable; the reason is recorded
-        return
-    row.from_addr, row.subject = mail.from_addr, mail.subject[:2000]
-    if not mail.from_addr or automatic_reason(mail, app.own_addresses, app.own_domain):
+        row.from_addr, row.subject = mail.from_addr, mail.subject[:2000]
+    except Exception:  # noqa: BLE001 - the headers alone may be unreadable; the reason is still recorded
+        pass
+    quarantine(s, app, row, row.reason, now)
+    if mail is None or not mail.from_addr or automatic_reason(mail, app.own_addresses, app.own_domain):
         return
     limit = app.settings.limits.max_message_bytes
-    size = int(re.search(r"message of (\d+) bytes", row.reason).group(1)) if "message of" in row.reason else 0
+    m = re.search(r"message of (\d+) bytes", row.reason)
+    size = int(m.group(1)) if m else 0
     ctx = C.base_context(app, now) | {"size_mb": round(size / 1048576, 1), "limit_mb": round(limit / 1048576, 1),
                                       "original_subject": mail.subject}
-    C.queue_mail(s, app, None, "too_large", [mail.from_addr], ctx, f"too_large:{row.id}", now,
-                 in_reply_to=mail.message_id, references=[mail.message_id] if mail.message_id else [])
+    auto_reply(s, app, None, "too_large", mail.from_addr, ctx, f"too_large:{row.id}", now,
+               in_reply_to=mail.message_id, references=[mail.message_id] if mail.message_id else [])
 
 
-def _bounced_case(s: Session, mail: ParsedMail) -> Case | None:
+def auto_reply(s: Session, app: App, case: Case | None, template: str, to: str, ctx: dict[str, Any], key: str,
+               now: datetime, **kw: Any) -> None:
+    """Queue a reply to an inbound mail within the per-sender daily cap (SPEC §4): past the cap the
+    sender gets one final notice, then nothing more that day (their mail is still processed)."""
+    verdict = C.count_auto_reply(s, app, to, now)
+    if verdict == "send":
+        C.queue_mail(s, app, case, template, [to], ctx, key, now, **kw)
+    elif verdict == "final":
+        notice = C.base_context(app, now) | {"limit": app.settings.limits.auto_replies_per_sender_per_day}
+        C.queue_mail(s, app, None, "auto_reply_limit", [to], notice, f"auto_reply_limit:{to}:{now.astimezone(app.settings.tz).date()}", now,
+                     **kw)
+    if verdict != "send":
+        C.add_event(s, case, "bot", "auto_reply_suppressed", now, detail=f"{template} to {to}: daily cap reached")
+
+
+def _bounced_outbox(s: Session, mail: ParsedMail) -> Outbox | None:
     ids = bounced_message_ids(mail)
     if not ids:
         return None
-    case_id = s.scalar(select(Outbox.case_id).where(Outbox.message_id.in_(ids)).limit(1))
-    return s.get(Case, case_id) if case_id else None
+    return s.scalar(select(Outbox).where(Outbox.message_id.in_(ids)).limit(1))
 
 
 def _files(mail: ParsedMail) -> list[tuple[str, str, bytes]]:
@@ -189,8 +227,13 @@ def send_decision_mail(s: Session, app: App, case: Case, decision: Decision, ext
         if send.to != "ppk":
             continue
         ctx = C.case_context(app, case, now) | extra
-        C.queue_mail(s, app, case, send.template, [C.ppk_address(case)], ctx,
-                     f"{send.template}:{case.number}:{key}", now, in_reply_to=in_reply_to, references=refs)
+        mail_key = f"{send.template}:{case.number}:{key}"
+        if send.template in ("ack", "incomplete") and case.channel == "email":
+            auto_reply(s, app, case, send.template, C.ppk_address(case), ctx, mail_key, now,
+                       in_reply_to=in_reply_to, references=refs)
+        else:
+            C.queue_mail(s, app, case, send.template, [C.ppk_address(case)], ctx, mail_key, now,
+                         in_reply_to=in_reply_to, references=refs)
 
 
 def start_review(s: Session, app: App, case: Case, now: datetime) -> None:

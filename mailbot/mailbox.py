@@ -35,6 +35,7 @@ class ImapParams:
     password: str
     timeout: float = 30.0
     verify_tls: bool = True
+    ca_file: str = ""
 
 
 class ImapMailbox:
@@ -50,7 +51,7 @@ class ImapMailbox:
     # -- connection -----------------------------------------------------------------------
     def connect(self) -> "ImapMailbox":
         p = self.params
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=p.ca_file or None)
         if not p.verify_tls:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE

@@ -35,10 +35,15 @@ class SmtpParams:
     password: str | None
     timeout: float = 30.0
     verify_tls: bool = True
+    ca_file: str = ""
 
 
 class TemporaryFailure(Exception):
     """4xx or a connection problem: retry later."""
+
+    def __init__(self, message: str, connection: bool = False) -> None:
+        super().__init__(message)
+        self.connection = connection  # the server could not be reached: stop this flush
 
 
 class PermanentFailure(Exception):
@@ -59,7 +64,7 @@ class SmtpSender:
 
     def _open(self) -> smtplib.SMTP:
         p = self.params
-        ctx = ssl.create_default_context()
+        ctx = ssl.create_default_context(cafile=p.ca_file or None)
         if not p.verify_tls:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
@@ -74,9 +79,14 @@ class SmtpSender:
         return conn
 
     def send(self, from_address: str, recipients: list[str], raw: bytes) -> None:
-        try:
-            if self.conn is None:
+        if self.conn is None:
+            try:
                 self.conn = self._open()
+            except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+                self._drop()
+                raise TemporaryFailure(f"connect {self.params.host}:{self.params.port}: "
+                                       f"{type(exc).__name__}: {exc}", connection=True) from exc
+        try:
             refused = self.conn.sendmail(from_address, recipients, raw)
         except smtplib.SMTPRecipientsRefused as exc:
             self._drop()
@@ -89,7 +99,10 @@ class SmtpSender:
             if 500 <= exc.smtp_code < 600:
                 raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
             raise TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
-        except (smtplib.SMTPException, OSError, socket.error, ssl.SSLError) as exc:
+        except (smtplib.SMTPServerDisconnected, OSError, socket.error, ssl.SSLError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}", connection=True) from exc
+        except smtplib.SMTPException as exc:
             self._drop()
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
         if refused:
@@ -149,6 +162,7 @@ class FlushResult:
     failed: int = 0
     failed_rows: list[int] | None = None
     secrets_erased: int = 0
+    reconciled: int = 0
 
 
 def backoff(attempts: int) -> timedelta:
@@ -186,6 +200,12 @@ def flush(factory: sessionmaker[Session], sender: Sender, from_address: str, now
         due = s.scalars(select(Outbox.id).where(Outbox.status.in_(("pending", "sending")),
                                                  Outbox.next_attempt_at <= now)
                         .order_by(Outbox.id).limit(limit)).all()
+        for row in s.scalars(select(Outbox).where(Outbox.status == "sending")):
+            # Left by a process that died mid-send: the server may or may not have accepted it.
+            # Resend (same Message-ID) rather than risk losing it, and say so in the log.
+            result.reconciled += 1
+            log.warning("outbox %d (%s) was being sent when the process stopped; resending with the "
+                        "same Message-ID %s", row.id, row.template, row.message_id)
     try:
         for row_id in due:
             with transaction(factory) as s:
@@ -199,6 +219,9 @@ def flush(factory: sessionmaker[Session], sender: Sender, from_address: str, now
                 sender.send(from_address, recipients, raw)
             except TemporaryFailure as exc:
                 _after_failure(factory, row_id, str(exc), now, max_attempts, on_failed, result)
+                if exc.connection:
+                    log.warning("SMTP unreachable: %d mail(s) wait for the next flush", len(due) - result.sent)
+                    break
                 continue
             except PermanentFailure as exc:
                 _after_failure(factory, row_id, str(exc), now, 0, on_failed, result)

@@ -36,7 +36,8 @@ def import_csv(app: App, path: Path) -> tuple[int, int]:
     added = updated = 0
     now = utcnow()
     with transaction(app.factory) as s:
-        for lineno, raw in enumerate(reader, start=2):
+        for raw in reader:
+            lineno = reader.line_num  # the file's line where this record ends (blank lines, quoted newlines)
             row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
             nip = "".join(ch for ch in row["nip"] if ch.isdigit())
             if len(nip) != 18 or "@" not in row["email"]:

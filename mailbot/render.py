@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 TEMPLATES = ("ack", "incomplete", "review_request", "credentials", "rejected", "reminder_documents",
              "expired", "admin_digest", "admin_confirmation", "admin_command_error", "delivery_failure",
-             "too_large", "auto_reply_limit")
+             "too_large", "auto_reply_limit", "quarantine_alert")
 
 
 @dataclass(frozen=True)

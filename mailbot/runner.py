@@ -19,7 +19,7 @@ from mailbot import cases as C
 from mailbot.app import App
 from mailbot.commands import parse_command, redact_raw_message
 from mailbot.db import scrub, transaction
-from mailbot.intake import route
+from mailbot.intake import quarantine, route
 from mailbot.mailbox import ImapMailbox, MailboxError
 from mailbot.models import Case, CaseStatus, InboundMessage, MailboxState, Outbox
 from mailbot.outbox import Sender, flush
@@ -204,7 +204,8 @@ def process_one(s: Session, app: App, row: InboundMessage, now: datetime) -> Non
         mail = parse_message(raw, max_attachments=limits.max_attachments, max_depth=limits.max_depth,
                              max_header_bytes=limits.max_header_bytes)
     except ParseError as exc:
-        row.status, row.kind, row.reason = "quarantined", "unparseable", f"parse error: {exc}"
+        row.kind = "unparseable"
+        quarantine(s, app, row, f"parse error: {exc}", now)
         return
     route(s, app, row, mail, now)
 
@@ -216,9 +217,7 @@ def _record_failure(app: App, row_id: int, reason: str, now: datetime) -> str:
         row.attempts += 1
         row.reason = reason[:2000]
         if row.attempts >= app.settings.limits.max_attempts:
-            row.status = "quarantined"
-            C.add_event(s, None, "bot", "quarantined", now, message_id=row.id,
-                        detail=f"after {row.attempts} attempts: {reason}")
+            quarantine(s, app, row, f"failed {row.attempts} times: {reason}", now)
         return row.status
 
 

@@ -1,0 +1,232 @@
+"""Issue 5: outages, quarantine, limits, loops and floods — nothing lost, nothing sent twice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from mailbot import samplepdf
+from mailbot.demo import request_email
+from mailbot.models import Case, InboundMessage, Outbox
+from mailbot.views import quarantine_list, quarantine_requeue
+from tests.conftest import ADMIN, PPK_A, Bot
+from tests.test_intake import complete_request
+
+NAME, NIP, EMAIL = PPK_A[0], PPK_A[1], PPK_A[2]
+
+
+def rows(bot: Bot) -> list[InboundMessage]:
+    with bot.app.factory() as s:
+        return list(s.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+
+
+def outbox(bot: Bot) -> list[Outbox]:
+    with bot.app.factory() as s:
+        return list(s.scalars(select(Outbox).order_by(Outbox.id)))
+
+
+def test_smtp_down_intake_goes_on_and_mail_is_sent_once_later(any_bot: Bot) -> None:
+    """Scenario: the SMTP server is down; requests still become cases; mail goes out once when it is back."""
+    any_bot.smtp.set_down(True)
+    any_bot.append(complete_request())
+    result = any_bot.poll()
+    assert result.processed == 1 and result.sent == 0 and result.retried == 1
+    assert any_bot.uids("INBOX") == []
+    assert {o.status for o in outbox(any_bot)} == {"pending"}
+    any_bot.smtp.set_down(False)
+    # Retries wait for their backoff: a poll right away sends nothing, one after the backoff sends all.
+    later = outbox(any_bot)[0].next_attempt_at
+    assert any_bot.poll(later).sent == 2
+    assert len(any_bot.sent("ack")) == 1 and len(any_bot.sent("review_request")) == 1
+    assert any_bot.poll(later).sent == 0
+
+
+def test_smtp_4xx_retried_with_backoff_then_sent(any_bot: Bot) -> None:
+    """Scenario: the server answers 451 twice; the ack is retried and delivered exactly once."""
+    any_bot.smtp.fail_next(2, "451 4.3.0 Try again later")
+    any_bot.append(complete_request())
+    any_bot.poll()
+    pending = [o for o in outbox(any_bot) if o.status == "pending"]
+    assert pending and all(o.last_error.startswith("451") for o in pending)
+    for _ in range(4):
+        due = min((o.next_attempt_at for o in outbox(any_bot) if o.status == "pending"), default=None)
+        if due is None:
+            break
+        any_bot.poll(due)
+    assert len(any_bot.sent("ack")) == 1 and len(any_bot.sent("review_request")) == 1
+    assert {o.status for o in outbox(any_bot)} == {"sent"}
+
+
+def test_smtp_5xx_reports_delivery_failure_to_admins(any_bot: Bot) -> None:
+    """Scenario: the PPK's server refuses the ack permanently; the admins get delivery_failure."""
+    any_bot.smtp.fail_next(1, "550 5.1.1 User unknown")
+    any_bot.append(complete_request())
+    any_bot.poll()
+    failed = [o for o in outbox(any_bot) if o.status == "failed"]
+    assert [o.template for o in failed] == ["ack"]
+    any_bot.poll()
+    reports = any_bot.sent("delivery_failure")
+    assert [m.rcpt_tos for m in reports] == [[ADMIN]]
+    assert "550" in reports[0].message.get_body(("plain",)).get_content()
+
+
+def test_imap_restart_between_polls_loses_nothing(any_bot: Bot, request) -> None:  # type: ignore[no-untyped-def]
+    """Scenario: the IMAP server goes away; the poll reports it and still flushes; after restart all is fine."""
+    any_bot.append(complete_request())
+    server = any_bot.imap
+    server.stop()  # type: ignore[attr-defined]
+    try:
+        result = any_bot.poll()
+        assert result.errors and "IMAP" in result.errors[0]
+    finally:
+        server.start()  # type: ignore[attr-defined]
+    result = any_bot.poll()
+    assert result.errors == [] and result.processed == 1
+    with any_bot.app.factory() as s:
+        assert len(s.scalars(select(Case)).all()) == 1
+    assert len(any_bot.sent("ack")) == 1
+
+
+def test_uidvalidity_change_resyncs_without_duplicates(any_bot: Bot) -> None:
+    """Scenario: the intake folder is deleted and recreated on the server (new UIDVALIDITY) and gets a
+    copy of an already-processed request plus a new one: one new case, the copy is a duplicate."""
+    from tests.servers import imap_connect
+
+    settings = any_bot.app.settings
+    any_bot.app.settings = replace(settings, imap=replace(settings.imap, folder="Intake"))
+    with imap_connect(any_bot.imap) as c:
+        c.create_folder("Intake")
+        before = c.folder_status("Intake", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
+    original = complete_request()
+    any_bot.append(original, "Intake")
+    any_bot.poll()
+    with imap_connect(any_bot.imap) as c:
+        c.delete_folder("Intake")
+        c.create_folder("Intake")
+        after = c.folder_status("Intake", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
+    if after == before:  # some servers derive UIDVALIDITY from the clock: make it differ for real
+        with imap_connect(any_bot.imap) as c:
+            c.delete_folder("Intake")
+            c.create_folder("Intake2")
+            c.rename_folder("Intake2", "Intake")
+            after = c.folder_status("Intake", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
+    assert after != before
+    any_bot.append(original, "Intake")
+    any_bot.append(request_email("other.ppk@example.go.id", "Other", "Permohonan reset password", "mohon",
+                                 [("Surat Permohonan.pdf", samplepdf.sample_request_letter("Other", NIP)),
+                                  ("SK.pdf", samplepdf.sample_sk("Other", NIP))]), "Intake")
+    result = any_bot.poll()
+    assert (result.duplicates, result.processed) == (1, 1)
+    with any_bot.app.factory() as s:
+        assert len(s.scalars(select(Case)).all()) == 2
+    assert len(any_bot.sent("ack")) == 2
+    assert any_bot.uids("Intake") == []
+
+
+def test_unparseable_message_is_quarantined_with_alert_and_requeue(any_bot: Bot) -> None:
+    """Scenario: bytes that are not an email arrive; quarantine folder, admin alert, list and requeue."""
+    any_bot.append(b"\x00\x01 not an email at all\r\n")
+    any_bot.append(complete_request())
+    result = any_bot.poll()
+    assert result.quarantined == 1 and result.processed == 1
+    q = quarantine_list(any_bot.app)
+    assert len(q) == 1 and q[0]["reason"].startswith("parse error")
+    assert any_bot.uids("INBOX") == []
+    assert len(any_bot.uids(any_bot.app.settings.imap.quarantine_folder)) == 1
+    alerts = any_bot.sent("quarantine_alert")
+    assert [m.rcpt_tos for m in alerts] == [[ADMIN]]
+    assert quarantine_requeue(any_bot.app, q[0]["id"])
+    any_bot.poll()
+    assert len(quarantine_list(any_bot.app)) == 1  # still unparseable: back in quarantine, raw kept
+    assert any_bot.app.store.exists(rows(any_bot)[0].raw_blob)
+
+
+def test_processing_failure_retried_then_quarantined(any_bot: Bot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Scenario: processing crashes on one message; it is retried max_attempts times, then quarantined,
+    and the other messages are processed normally."""
+    import mailbot.runner as runner
+
+    real_route = runner.route
+
+    def flaky(s, app, row, mail, now):  # type: ignore[no-untyped-def]
+        if "BOOM" in mail.subject:
+            raise RuntimeError("simulated bug")
+        return real_route(s, app, row, mail, now)
+
+    monkeypatch.setattr(runner, "route", flaky)
+    any_bot.append(request_email(EMAIL, NAME, "BOOM reset password", "x"))
+    any_bot.append(complete_request())
+    any_bot.poll()
+    assert any_bot.uids("INBOX") != []  # the failing one waits in the INBOX for its retries
+    for _ in range(any_bot.app.settings.limits.max_attempts):
+        any_bot.poll()
+    q = quarantine_list(any_bot.app)
+    assert len(q) == 1 and "simulated bug" in q[0]["reason"]
+    assert any_bot.uids("INBOX") == []
+    with any_bot.app.factory() as s:
+        assert len(s.scalars(select(Case)).all()) == 1
+
+
+def test_too_large_message_not_downloaded_and_sender_told(any_bot: Bot) -> None:
+    """Scenario: a message over max_message_bytes: only headers fetched, the sender gets too_large."""
+    limits = replace(any_bot.app.settings.limits, max_message_bytes=50_000)
+    any_bot.app.settings = replace(any_bot.app.settings, limits=limits)
+    big = request_email(EMAIL, NAME, "Permohonan reset password", "lampiran besar",
+                        [("scan.pdf", b"%PDF-1.4\n" + b"0" * 120_000)])
+    any_bot.append(big)
+    any_bot.poll()
+    [row] = rows(any_bot)
+    assert row.status == "quarantined" and "exceeds" in row.reason
+    assert row.size < 50_000  # headers only
+    assert [m.rcpt_tos for m in any_bot.sent("too_large")] == [[EMAIL]]
+    assert len(any_bot.uids(any_bot.app.settings.imap.quarantine_folder)) == 1
+
+
+def test_auto_reply_cap_per_sender_with_one_final_notice(any_bot: Bot) -> None:
+    """Scenario: one sender floods the mailbox; cases are kept, replies stop after the cap + one notice."""
+    limits = replace(any_bot.app.settings.limits, auto_replies_per_sender_per_day=2)
+    any_bot.app.settings = replace(any_bot.app.settings, limits=limits)
+    for i in range(5):
+        any_bot.append(request_email("flood@example.org", "Flood", f"Permohonan reset password {i}", "mohon"))
+    any_bot.poll()
+    with any_bot.app.factory() as s:
+        assert len(s.scalars(select(Case)).all()) == 5
+    to_flood = [m for m in any_bot.smtp.messages if "flood@example.org" in m.rcpt_tos]
+    assert [m.header("X-Mailbot-Template") for m in to_flood] == ["incomplete", "incomplete", "auto_reply_limit"]
+
+
+def test_bounce_of_own_mail_reported_to_admins(any_bot: Bot) -> None:
+    """Scenario: the ack bounces back from the PPK's server; admins get one delivery_failure, no reply."""
+    any_bot.append(complete_request())
+    any_bot.poll()
+    ack = any_bot.sent("ack")[0]
+    dsn = (
+        "From: MAILER-DAEMON@mail.pupr-demo.go.id\r\nTo: lpse@lpse-demo.go.id\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce1@mail.pupr-demo.go.id>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=XX\r\n\r\n"
+        "--XX\r\nContent-Type: text/plain\r\n\r\nMailbox full.\r\n"
+        "--XX\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mail\r\n\r\n"
+        "Final-Recipient: rfc822; budi.santoso@pupr-demo.go.id\r\nAction: failed\r\nStatus: 5.2.2\r\n"
+        "--XX\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {ack.header('Message-ID')}\r\nSubject: x\r\n--XX--\r\n").encode()
+    any_bot.append(dsn)
+    any_bot.poll()
+    any_bot.poll()
+    reports = any_bot.sent("delivery_failure")
+    assert [m.rcpt_tos for m in reports] == [[ADMIN]]
+    assert all("MAILER-DAEMON" not in ",".join(m.rcpt_tos) for m in any_bot.smtp.messages)
+    [bounce_row] = [r for r in rows(any_bot) if r.kind == "automatic"]
+    assert bounce_row.reason.startswith("bounce") and bounce_row.case_id is not None
+
+
+def test_second_poller_is_refused(any_bot: Bot) -> None:
+    """Scenario: two pollers on one database: the second is refused while the first holds the lock."""
+    import pytest
+
+    from mailbot.runner import AlreadyRunning, instance_lock
+
+    with instance_lock(any_bot.app):
+        with pytest.raises(AlreadyRunning):
+            with instance_lock(any_bot.app):
+                pass
