@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import string
 from dataclasses import dataclass
@@ -223,8 +224,11 @@ def queue_mail(s: Session, app: App, case: Case | None, template: str, to: list[
                context: dict[str, Any], key: str, now: datetime, *,
                attachments: Sequence[OutgoingAttachment] = (), contains_secret: bool = False,
                in_reply_to: str | None = None, references: Sequence[str] = ()) -> Outbox | None:
+    to = [a for a in (deliverable_address(x) for x in to) if a]
     if not to:
-        log.warning("no recipient for %s (%s): not queued", template, case.number if case else "-")
+        log.warning("no deliverable recipient for %s (%s): not queued", template, case.number if case else "-")
+        if case is not None:
+            add_event(s, case, "bot", "mail_not_sent", now, detail=f"{template}: no deliverable address")
         return None
     rendered = app.renderer.render(template, context)
     out = Outgoing(template=template, to=list(to), rendered=rendered,
@@ -246,6 +250,22 @@ def count_auto_reply(s: Session, app: App, sender: str, now: datetime) -> str:
     if row.count <= cap:
         return "send"
     return "final" if row.count == cap + 1 else "suppress"
+
+
+_ADDR_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
+
+
+def deliverable_address(address: str) -> str | None:
+    """An address we can put in To: ASCII local part, IDNA-encoded domain; None when not deliverable.
+    Headers are never built from raw user input: anything else is refused here."""
+    address = (address or "").strip().lower()
+    local, _, domain = address.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except (UnicodeError, ValueError):
+        return None
+    candidate = f"{local}@{domain}"
+    return candidate if _ADDR_RE.match(candidate) and ".." not in candidate else None
 
 
 def ppk_address(case: Case) -> str:

@@ -69,8 +69,8 @@ def test_mutated_requests_never_crash(app, subject: str, name: str, filename: st
     try:
         raw = request_email("fuzz@example.org", clean(name), clean(subject), body,
                             [(clean(filename) + ".pdf", samplepdf.make_pdf(["Permohonan", body[:50]]))])
-    except (ValueError, TypeError):
-        return  # the stdlib refused to build such a header: nothing to feed
+    except Exception:  # noqa: BLE001 - the stdlib's own builder chokes on some names: no input to feed
+        return
     mutated = bytearray(raw[:cut] if cut else raw)
     if mutated:
         mutated[len(mutated) // 2] ^= flip
