@@ -24,16 +24,21 @@ class Daemon:
         self.app = app
         self.stop_event = threading.Event()
         self.poll_lock = threading.Lock()
+        self.wanted = threading.Event()  # mail arrived while a poll was running
         self.polls = 0
 
     def poll(self) -> None:
+        self.wanted.set()
         if not self.poll_lock.acquire(blocking=False):
-            return  # a poll is running; it will see the new mail
+            return  # a poll is running: it runs once more when it finishes (wanted is set)
         try:
-            poll_once(self.app, datetime.now(timezone.utc))
-            self.polls += 1
-        except Exception:  # noqa: BLE001 - the daemon logs and keeps going; the next tick retries
-            log.exception("poll failed")
+            while self.wanted.is_set() and not self.stop_event.is_set():
+                self.wanted.clear()
+                try:
+                    poll_once(self.app, datetime.now(timezone.utc))
+                    self.polls += 1
+                except Exception:  # noqa: BLE001 - the daemon logs and keeps going; the next tick retries
+                    log.exception("poll failed")
         finally:
             self.poll_lock.release()
 
