@@ -177,6 +177,7 @@ def cmd_case_new(args: argparse.Namespace) -> int:
                                request_type=args.request_type, files=files, user=getpass.getuser(),
                                now=_now(None))
     print(number)
+    _flush_now(app, stream=sys.stderr)  # stdout stays just the number, for scripts
     return 0
 
 
@@ -191,10 +192,28 @@ def _decide(args: argparse.Namespace, action: str, argument: str = "") -> int:
     except DecisionRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 1
-    # The outcome email is only queued here; the next `mailbot poll` (or the running daemon) sends it.
     print(f"{case.number}: {case.status}")
-    print("the email to the PPK is queued; the next poll (or the running `mailbot run`) sends it")
+    _flush_now(app)
     return 0
+
+
+def _flush_now(app, stream=None) -> None:  # type: ignore[no-untyped-def]
+    """Send what a CLI command queued right away (SOP step 8 is 5 minutes), unless the daemon owns the
+    lock — then the daemon sends it — or the SMTP secret is not in this shell's environment."""
+    from mailbot.runner import AlreadyRunning, PollResult, flush_outbox, instance_lock
+
+    try:
+        app.settings.smtp_password()
+        with instance_lock(app):
+            result = PollResult()
+            flush_outbox(app, _now(None), result)
+            # A credentials mail accepted by SMTP completes the case (and erases the password).
+        print(f"sent {result.sent} email(s)" + (f", {result.retried} will be retried" if result.retried else ""),
+              file=stream or sys.stdout)
+    except AlreadyRunning:
+        print("the email is queued; the running `mailbot run` sends it", file=stream or sys.stdout)
+    except ConfigError as exc:
+        print(f"the email is queued; the next poll sends it (cannot send now: {exc})", file=stream or sys.stdout)
 
 
 def cmd_approve(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ NOW = datetime(2026, 11, 24, 2, 15, tzinfo=timezone.utc)  # 09:15 WIB
 EVIL = "<script>alert(1)</script>"
 PASSWORD = "Tq7vRm2xKp9sLw4z"
 REVIEW_CODE = "RV-7K2M-Q9XD-4HPT-W3NB"
-ADMIN_TEMPLATES = {"review_request", "admin_confirmation", "admin_command_error", "admin_digest",
+ADMIN_TEMPLATES = {"review_request", "quarantine_alert", "admin_confirmation", "admin_command_error", "admin_digest",
                    "delivery_failure"}
 
 
@@ -97,8 +97,10 @@ EXTRA: dict[str, dict[str, Any]] = {
                          "error": "550 5.1.1 User unknown"},
     "too_large": {"size_mb": 31.4, "limit_mb": 20.0, "original_subject": "Permohonan reset password"},
     "auto_reply_limit": {"limit": 5},
+    "quarantine_alert": {"message_no": 17, "sender": "x@example.org", "subject": "<b>Permohonan</b>",
+                         "received_at": NOW, "reason": "parse error: <script>alert(1)</script>"},
 }
-NO_CASE = {"too_large", "auto_reply_limit", "admin_digest"}
+NO_CASE = {"too_large", "auto_reply_limit", "admin_digest", "quarantine_alert"}
 
 
 def context(name: str, **overrides: Any) -> dict[str, Any]:
