@@ -35,12 +35,16 @@ _AR_SPLIT = re.compile(r";\s*")
 
 def authenticated(mail: ParsedMail, trusted_ids: tuple[str, ...]) -> tuple[bool, str]:
     """dmarc=pass, or dkim=pass aligned with the From domain, in the receiving server's
-    Authentication-Results (only headers from a trusted authserv-id count when any are configured)."""
+    Authentication-Results (only headers from a trusted authserv-id count when any are configured).
+
+    Only the topmost eligible header is read: the receiving server prepends its verdict above every
+    header the sender wrote, so a lower "dmarc=pass" may be the sender's own forgery."""
     domain = mail.from_addr.rsplit("@", 1)[-1].lower()
+    trusted = {t.lower() for t in trusted_ids}
     for header in mail.headers.get("authentication-results", []):
         parts = _AR_SPLIT.split(header.strip())
         authserv = parts[0].split()[0].lower() if parts and parts[0] else ""
-        if trusted_ids and authserv not in {t.lower() for t in trusted_ids}:
+        if trusted and authserv not in trusted:
             continue
         for clause in parts[1:]:
             c = clause.lower()
@@ -51,7 +55,8 @@ def authenticated(mail: ParsedMail, trusted_ids: tuple[str, ...]) -> tuple[bool,
                 d = m.group(1).split("@")[-1]
                 if domain == d or domain.endswith("." + d):
                     return True, f"dkim=pass aligned ({authserv})"
-    return False, "no trusted Authentication-Results with dmarc=pass or aligned dkim=pass"
+        return False, f"Authentication-Results teratas ({authserv or '-'}) tanpa dmarc=pass/dkim=pass yang selaras"
+    return False, "tidak ada Authentication-Results tepercaya dengan dmarc=pass/dkim=pass yang selaras"
 
 
 # -- email replies -------------------------------------------------------------------------
