@@ -14,15 +14,23 @@ from datetime import datetime
 
 from mailbot.render import Rendered
 
-AUTO_GENERATED = {"reminder_documents", "admin_digest", "review_request", "delivery_failure",
+AUTO_GENERATED = {"reminder_documents", "expired", "admin_digest", "review_request", "delivery_failure",
                   "quarantine_alert"}
 _TAG_RE = re.compile(r"<mb\.([A-Z0-9-]+)\.([0-9a-f]{12})\.([0-9a-f]{16})@", re.I)
 _CTRL_RE = re.compile(r"[\x00-\x1f\x7f]+")
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+_CTYPE_RE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+
+
+def scrub(value: str) -> str:
+    """Text that can be encoded: lone surrogates (undecodable bytes of a PPK's mail, kept by a
+    surrogateescape decode upstream) become U+FFFD instead of crashing the MIME encoder."""
+    return _SURROGATE_RE.sub("\ufffd", value)
 
 
 def clean_header(value: str, limit: int = 300) -> str:
     """One line of printable text: control characters (CR/LF included) become spaces."""
-    return " ".join(_CTRL_RE.sub(" ", value or "").split())[:limit]
+    return " ".join(_CTRL_RE.sub(" ", scrub(value or "")).split())[:limit]
 
 
 def _sig(secret: bytes, case: str, nonce: str) -> str:
@@ -87,10 +95,15 @@ def build_message(out: Outgoing, *, from_address: str, from_name: str, message_i
     msg["X-Mailbot-Template"] = out.template
     if out.case_number:
         msg["X-Mailbot-Case"] = out.case_number
-    msg.set_content(out.rendered.text, subtype="plain", charset="utf-8")
-    msg.add_alternative(out.rendered.html, subtype="html", charset="utf-8")
+    msg.set_content(scrub(out.rendered.text), subtype="plain", charset="utf-8")
+    msg.add_alternative(scrub(out.rendered.html), subtype="html", charset="utf-8")
     for att in out.attachments:
-        maintype, _, subtype = att.content_type.partition("/")
+        ctype = att.content_type.strip().lower()
+        # It came from a stranger's mail: never into a header raw, and never a type that a mail client
+        # would parse as further MIME structure.
+        if not _CTYPE_RE.fullmatch(ctype) or ctype.startswith(("multipart/", "message/")):
+            ctype = "application/octet-stream"
+        maintype, _, subtype = ctype.partition("/")
         msg.add_attachment(att.data, maintype=maintype or "application",
-                           subtype=subtype or "octet-stream", filename=att.filename)
+                           subtype=subtype or "octet-stream", filename=clean_header(att.filename, 200))
     return msg
