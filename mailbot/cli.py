@@ -276,6 +276,35 @@ def cmd_quarantine_requeue(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from mailbot.report import build_report, parse_formats, parse_month, write_report
+
+    try:
+        formats = parse_formats(args.format)
+        parse_month(args.month)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    report = build_report(_app(args), args.month)
+    for path in write_report(report, Path(args.out), formats):
+        print(path)
+    return 0
+
+
+def cmd_archive_export(args: argparse.Namespace) -> int:
+    from mailbot.archive import ArchiveError, export_case
+
+    app = _app(args)
+    try:
+        path = export_case(app, args.number, Path(args.dest), force=args.force)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None  # exit 2: another name or --force
+    except ArchiveError as exc:  # CaseNotFound included
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from mailbot.demo import run_demo
 
@@ -342,6 +371,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp = add("requeue", cmd_quarantine_requeue, "put a quarantined message back for processing", q_sub)
     sp.add_argument("id", type=int)
+    sp = add("report", cmd_report, "SOP compliance report of one month (office time zone)")
+    sp.add_argument("--month", required=True, help="YYYY-MM")
+    sp.add_argument("--format", default="html", help="html, csv or html,csv (default: html)")
+    sp.add_argument("--out", default=".", help="directory for the report files (default: the current directory)")
+    arch = sub.add_parser("archive", help="case archives (SOP step 9)")
+    arch_sub = arch.add_subparsers(dest="archive_command", required=True, metavar="SUBCOMMAND")
+    sp = add("export", cmd_archive_export,
+             "write one case's archive: raw emails, documents, audit trail, manifest", arch_sub)
+    sp.add_argument("number")
+    sp.add_argument("dest", metavar="DEST.zip")
+    sp.add_argument("--force", action="store_true", help="replace an existing DEST.zip")
     add("demo", cmd_demo, "self-contained run on loopback with embedded IMAP and SMTP servers")
     return p
 

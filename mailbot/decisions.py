@@ -256,6 +256,8 @@ def report_delivery_failure(s: Session, app: App, row: Outbox, now: datetime) ->
     if row.template == "delivery_failure":
         return  # never report the failure of a failure report: that is how loops start
     case = s.get(Case, row.case_id) if row.case_id else None
+    if case is not None and row.template == "credentials":
+        case.proposed_password = None  # undeliverable: the admin is told and contacts the PPK another way
     ctx = (C.case_context(app, case, now) if case else C.base_context(app, now) | {"case": None}) | {
         "failed_template": row.template, "recipients": list(row.recipients), "error": row.last_error}
     for admin in app.settings.admins.emails:

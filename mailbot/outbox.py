@@ -253,6 +253,9 @@ def _after_failure(factory: sessionmaker[Session], row_id: int, error: str, now:
         row.last_error = error[:2000]
         if row.attempts >= max_attempts:
             row.status = "failed"
+            if row.contains_secret:
+                row.raw = _erase_secret(row.raw)  # never delivered: the password must not stay behind
+                result.secrets_erased += 1
             result.failed += 1
             assert result.failed_rows is not None
             result.failed_rows.append(row_id)
