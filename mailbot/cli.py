@@ -98,18 +98,24 @@ def cmd_check(args: argparse.Namespace) -> int:
                   f"{settings.imap.folder}; MOVE={'yes' if mb.has('MOVE') else 'no'}, "
                   f"IDLE={'yes' if mb.has('IDLE') else 'no'})")
     except Exception as exc:  # noqa: BLE001 - report and continue with SMTP
-        print(f"IMAP {settings.imap.host}:{settings.imap.port}: FAILED: {exc}")
+        print(f"IMAP {settings.imap.host}:{settings.imap.port}: FAILED: {exc}{_tls_hint(exc, 'imap')}")
         ok = False
     sender = app.smtp_sender()
     try:
         sender.conn = sender._open()
         print(f"SMTP {settings.smtp.host}:{settings.smtp.port}: ok")
     except Exception as exc:  # noqa: BLE001
-        print(f"SMTP {settings.smtp.host}:{settings.smtp.port}: FAILED: {exc}")
+        print(f"SMTP {settings.smtp.host}:{settings.smtp.port}: FAILED: {exc}{_tls_hint(exc, 'smtp')}")
         ok = False
     finally:
         sender.close()
     return 0 if ok else 1
+
+
+def _tls_hint(exc: Exception, section: str) -> str:
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc):
+        return f" (if the server uses an internal CA, set [{section}] ca_file to its PEM file)"
+    return ""
 
 
 def cmd_poll(args: argparse.Namespace) -> int:

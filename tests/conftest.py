@@ -61,6 +61,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield from _pg_database()
 
 
+def _dovecot_required() -> bool:
+    """CI sets MAILBOT_REQUIRE_DOVECOT: then a missing Dovecot fails the test instead of using pymap."""
+    return bool(os.environ.get("MAILBOT_REQUIRE_DOVECOT"))
+
+
 @dataclass
 class Bot:
     """A configured mailbot against real servers, with helpers that act like the outside world."""
@@ -116,7 +121,7 @@ def any_bot(tmp_path: Path, request: pytest.FixtureRequest, smtp_server: Embedde
     """One bot on the fastest IMAP server available (Dovecot if installed, else pymap), SQLite."""
     from tests.servers import find_dovecot
 
-    imap = request.getfixturevalue("dovecot_server" if find_dovecot() else "pymap_server")
+    imap = request.getfixturevalue("dovecot_server" if find_dovecot() or _dovecot_required() else "pymap_server")
     b = make_bot(tmp_path, imap, smtp_server, sqlite_url, monkeypatch)
     yield b
     b.app.engine.dispose()
@@ -128,7 +133,7 @@ def db_bot(tmp_path: Path, request: pytest.FixtureRequest, smtp_server: Embedded
     """SQLite and PostgreSQL, on the fastest IMAP server available."""
     from tests.servers import find_dovecot
 
-    imap = request.getfixturevalue("dovecot_server" if find_dovecot() else "pymap_server")
+    imap = request.getfixturevalue("dovecot_server" if find_dovecot() or _dovecot_required() else "pymap_server")
     b = make_bot(tmp_path, imap, smtp_server, db_url, monkeypatch)
     yield b
     b.app.engine.dispose()
