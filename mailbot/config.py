@@ -44,6 +44,7 @@ class ImapSettings:
     poll_interval_seconds: int = 60
     timeout_seconds: int = 30
     batch_size: int = 50
+    reconnect_attempts: int = 3  # tries per poll, with 1 s, 2 s … backoff between them
     ca_file: str = ""  # extra CA bundle (PEM) for a server with an internal/self-signed certificate
 
 
@@ -296,6 +297,8 @@ def _imap(r: _Reader) -> ImapSettings:
                                         "imap.poll_interval_seconds"),
         timeout_seconds=_positive(r.get("timeout_seconds", int, d.timeout_seconds), "imap.timeout_seconds"),
         batch_size=_positive(r.get("batch_size", int, d.batch_size), "imap.batch_size"),
+        reconnect_attempts=_positive(r.get("reconnect_attempts", int, d.reconnect_attempts),
+                                     "imap.reconnect_attempts"),
         ca_file=_ca_file(r, "imap"),
     )
     r.finish()

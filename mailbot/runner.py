@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -324,12 +325,22 @@ def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | N
     """Fetch+process+move, timers, flush. A failing part is logged and the others still run."""
     now = now or datetime.now(timezone.utc)
     result = PollResult()
-    try:
-        intake(app, now, result, mailbox)
-    except MailboxError as exc:
-        log.error("IMAP intake failed: %s", exc)
-        result.errors.append(str(exc))
-        process_pending(app, now, result)  # messages committed earlier still get processed
+    delay = 1.0
+    for attempt in range(1, app.settings.imap.reconnect_attempts + 1):
+        try:
+            intake(app, now, result, mailbox)
+            break
+        except MailboxError as exc:
+            if attempt == app.settings.imap.reconnect_attempts:
+                log.error("IMAP intake failed: %s", exc)
+                result.errors.append(str(exc))
+                process_pending(app, now, result)  # messages committed earlier still get processed
+                break
+            # A restarting server or a dropped connection: what was committed stays committed, so a
+            # reconnect simply carries on from the sync point.
+            log.warning("IMAP intake failed (%s); reconnecting in %.0f s", exc, delay)
+            time.sleep(delay)
+            delay *= 2
     run_timers(app, now, result)
     flush_outbox(app, now, result)
     log.info("poll: %s", result.summary())

@@ -230,3 +230,35 @@ def test_second_poller_is_refused(any_bot: Bot) -> None:
         with pytest.raises(AlreadyRunning):
             with instance_lock(any_bot.app):
                 pass
+
+
+def test_imap_reconnects_within_a_poll_when_the_server_comes_back(any_bot: Bot) -> None:
+    """Scenario: the IMAP server is down when the poll starts and back a moment later: the same poll
+    reconnects (with backoff) and processes the request; no error is reported."""
+    import logging
+    import threading
+
+    any_bot.append(complete_request())
+    server = any_bot.imap
+    server.stop()  # type: ignore[attr-defined]
+    first_failure = threading.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "reconnecting in" in record.getMessage():
+                first_failure.set()
+
+    handler = Watch()
+    logging.getLogger("mailbot.runner").addHandler(handler)
+    results = []
+    poller = threading.Thread(target=lambda: results.append(any_bot.poll()))
+    try:
+        poller.start()
+        assert first_failure.wait(timeout=30)
+        server.start()  # type: ignore[attr-defined]
+        poller.join(timeout=60)
+    finally:
+        logging.getLogger("mailbot.runner").removeHandler(handler)  # the fixture restarts a stopped server
+    [result] = results
+    assert result.errors == [] and result.processed == 1
+    assert len(any_bot.sent("ack")) == 1
