@@ -164,3 +164,23 @@ def test_password_absent_everywhere_after_delivery(any_bot: Bot, caplog: pytest.
         if path.is_file():
             assert typed.encode() not in path.read_bytes(), path
     assert typed not in caplog.text
+
+
+def test_generated_password_only_in_review_and_credentials(any_bot: Bot) -> None:
+    """Scenario: SETUJU without a Password: line; the proposed password reaches the admin (review_request)
+    and the PPK (credentials) and nothing else — not the database, the data directory or other mail."""
+    review = submit(any_bot)
+    with any_bot.app.factory() as s:
+        proposed = s.scalars(select(Case)).one().proposed_password
+    assert proposed and len(proposed) >= 12 and proposed.isalnum()
+    assert proposed in review.data.decode("utf-8", "replace") or proposed in review.message.get_body(("plain",)).get_content()
+    any_bot.append(reply_email(review, ADMIN, "Admin", "SETUJU"))  # quotes the review, password included
+    any_bot.poll()
+    [creds] = any_bot.sent("credentials")
+    assert proposed in creds.message.get_body(("plain",)).get_content()
+    for m in any_bot.smtp.messages:
+        if m.header("X-Mailbot-Template") not in ("credentials", "review_request"):
+            assert proposed not in m.message.as_string(), m.header("X-Mailbot-Template")
+    for path in Path(any_bot.workdir).rglob("*"):
+        if path.is_file():
+            assert proposed.encode() not in path.read_bytes(), path

@@ -108,3 +108,33 @@ def test_reminders_on_working_days_then_expiry_once(any_bot: Bot) -> None:
     any_bot.poll(datetime(2026, 12, 21, 10, 0, tzinfo=WIB))
     assert len(any_bot.sent("expired")) == 1 and len(any_bot.sent("reminder_documents")) == 2
     assert all(m.header("Auto-Submitted") == "auto-generated" for m in any_bot.sent("reminder_documents"))
+
+
+def test_office_adds_a_required_document_without_code(tmp_path, imap_server, smtp_server, sqlite_url,  # type: ignore[no-untyped-def]
+                                                      monkeypatch) -> None:
+    """Scenario: the office adds a KTP to [[documents]]; letter + SK alone are now incomplete, naming the KTP."""
+    from mailbot.app import build_app
+    from mailbot.config import load_settings
+    from tests.conftest import make_bot
+
+    bot = make_bot(tmp_path, imap_server, smtp_server, sqlite_url, monkeypatch)
+    cfg = tmp_path / "mailbot.toml"
+    cfg.write_text(cfg.read_text() + '''
+[[documents]]
+name = "ktp"
+label = "Fotokopi KTP"
+filename_patterns = ["ktp"]
+text_patterns = ["kartu tanda penduduk"]
+''')
+    bot.app = build_app(load_settings(cfg))
+    bot.append(request_email(EMAIL, NAME, "Permohonan reset password", f"NIP. {NIP}",
+                             [("Surat Permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP)),
+                              ("SK.pdf", samplepdf.sample_sk(NAME, NIP))]))
+    bot.poll()
+    [inc] = bot.sent("incomplete")
+    body = inc.message.get_body(("plain",)).get_content()
+    assert "Fotokopi KTP" in body
+    bot.append(request_email(EMAIL, NAME, "Re: " + inc.header("Subject"), "KTP terlampir",
+                             [("ktp.png", samplepdf.make_png())], in_reply_to=inc.header("Message-ID")))
+    bot.poll()
+    assert the_case(bot).status == "AWAITING_REVIEW"
