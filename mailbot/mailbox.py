@@ -12,6 +12,8 @@ from typing import Callable, Iterable
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
+from mailbot.tls import tls_context
+
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +40,19 @@ class ImapParams:
     ca_file: str = ""
 
 
+def uid_set(uids: list[int]) -> str:
+    """Sorted UIDs as an IMAP sequence set: [1, 2, 3, 7] -> "1:3,7"."""
+    parts: list[str] = []
+    start = prev = uids[0]
+    for uid in uids[1:] + [0]:
+        if uid == prev + 1:
+            prev = uid
+            continue
+        parts.append(f"{start}:{prev}" if prev > start else str(start))
+        start = prev = uid
+    return ",".join(parts)
+
+
 class ImapMailbox:
     """A connected mailbox; use as a context manager. Never sets \\Seen, never deletes mail."""
 
@@ -51,10 +66,7 @@ class ImapMailbox:
     # -- connection -----------------------------------------------------------------------
     def connect(self) -> "ImapMailbox":
         p = self.params
-        context = ssl.create_default_context(cafile=p.ca_file or None)
-        if not p.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+        context = tls_context(p.ca_file, p.verify_tls) if p.security != "none" else None
         try:
             client = IMAPClient(p.host, port=p.port, ssl=p.security == "ssl",
                                 ssl_context=context if p.security == "ssl" else None,
@@ -175,18 +187,22 @@ class ImapMailbox:
 
     # -- writing --------------------------------------------------------------------------
     def move(self, uids: Iterable[int], folder: str) -> None:
-        """MOVE, or COPY + \\Deleted + UID EXPUNGE of exactly these UIDs when MOVE is absent."""
-        uids = list(uids)
+        """MOVE, or COPY + \\Deleted + UID EXPUNGE of exactly these UIDs when MOVE is absent.
+
+        UIDs go as a compact sequence set (ranges), since servers limit a command's length."""
+        uids = sorted(set(uids))
         if not uids:
             return
         c = self._c()
+        target = self.name(folder)
+        seq = uid_set(uids)
         if self.has("MOVE"):
-            self._call("move", c.move, uids, self.name(folder))
+            self._call("move", c.move, seq, target)
             return
-        self._call("copy", c.copy, uids, self.name(folder))
-        self._call("store", c.add_flags, uids, [b"\\Deleted"], silent=True)
+        self._call("copy", c.copy, seq, target)
+        self._call("store", c.add_flags, seq, [b"\\Deleted"], silent=True)
         if self.has("UIDPLUS"):
-            self._call("uid expunge", c.uid_expunge, uids)
+            self._call("uid expunge", c.uid_expunge, seq)
         else:
             log.warning("IMAP server lacks MOVE and UIDPLUS: moved copies stay flagged \\Deleted in %s",
                         self.selected)

@@ -253,3 +253,5 @@ class AutoReplyCount(Base):
 
 
 Index("ix_outbox_due", Outbox.status, Outbox.next_attempt_at)
+# move_done looks for committed messages not yet moved on the server, every poll.
+Index("ix_inbound_unmoved", InboundMessage.moved, InboundMessage.mailbox, InboundMessage.uidvalidity)

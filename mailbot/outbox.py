@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.compose import Outgoing, build_message, make_message_id
 from mailbot.db import transaction
+from mailbot.tls import tls_context
 from mailbot.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,7 @@ class SmtpSender:
 
     def _open(self) -> smtplib.SMTP:
         p = self.params
-        ctx = ssl.create_default_context(cafile=p.ca_file or None)
-        if not p.verify_tls:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
+        ctx = tls_context(p.ca_file, p.verify_tls) if p.security != "none" else None
         if p.security == "ssl":
             conn: smtplib.SMTP = smtplib.SMTP_SSL(p.host, p.port, timeout=p.timeout, context=ctx)
         else:
@@ -197,9 +195,6 @@ def flush(factory: sessionmaker[Session], sender: Sender, from_address: str, now
     """
     result = FlushResult(failed_rows=[])
     with transaction(factory) as s:
-        due = s.scalars(select(Outbox.id).where(Outbox.status.in_(("pending", "sending")),
-                                                 Outbox.next_attempt_at <= now)
-                        .order_by(Outbox.id).limit(limit)).all()
         for row in s.scalars(select(Outbox).where(Outbox.status == "sending")):
             # Left by a process that died mid-send: the server may or may not have accepted it.
             # Resend (same Message-ID) rather than risk losing it, and say so in the log.
@@ -207,41 +202,59 @@ def flush(factory: sessionmaker[Session], sender: Sender, from_address: str, now
             log.warning("outbox %d (%s) was being sent when the process stopped; resending with the "
                         "same Message-ID %s", row.id, row.template, row.message_id)
     try:
-        for row_id in due:
-            with transaction(factory) as s:
-                row = s.get(Outbox, row_id)
-                if row is None or row.status not in ("pending", "sending"):
-                    continue
-                row.status = "sending"
-                row.attempts += 1
-                recipients, raw = list(row.recipients), row.raw
-            try:
-                sender.send(from_address, recipients, raw)
-            except TemporaryFailure as exc:
-                _after_failure(factory, row_id, str(exc), now, max_attempts, on_failed, result)
-                if exc.connection:
-                    log.warning("SMTP unreachable: %d mail(s) wait for the next flush", len(due) - result.sent)
-                    break
-                continue
-            except PermanentFailure as exc:
-                _after_failure(factory, row_id, str(exc), now, 0, on_failed, result)
-                continue
-            with transaction(factory) as s:
-                row = s.get(Outbox, row_id)
-                assert row is not None
-                row.status = "sent"
-                row.sent_at = now
-                row.last_error = ""
-                if row.contains_secret:
-                    row.raw = _erase_secret(row.raw)
-                    result.secrets_erased += 1
-                if on_sent is not None:
-                    on_sent(s, row)
-            result.sent += 1
-            log.info("sent %s to %d recipient(s) (outbox %d)", row.template, len(recipients), row_id)
+        while True:
+            sent_before = result.sent + result.retried + result.failed
+            more = _flush_batch(factory, sender, from_address, now, max_attempts, on_sent, on_failed,
+                                limit, result)
+            if not more or result.sent + result.retried + result.failed == sent_before:
+                break
     finally:
         sender.close()
     return result
+
+
+def _flush_batch(factory: sessionmaker[Session], sender: Sender, from_address: str, now: datetime,
+                 max_attempts: int, on_sent: Callable[[Session, Outbox], None] | None,
+                 on_failed: Callable[[Session, Outbox], None] | None, limit: int,
+                 result: FlushResult) -> bool:
+    """One batch of due rows; True when the batch was full and SMTP is reachable (look for more)."""
+    with transaction(factory) as s:
+        due = s.scalars(select(Outbox.id).where(Outbox.status.in_(("pending", "sending")),
+                                                 Outbox.next_attempt_at <= now)
+                        .order_by(Outbox.id).limit(limit)).all()
+    for row_id in due:
+        with transaction(factory) as s:
+            row = s.get(Outbox, row_id)
+            if row is None or row.status not in ("pending", "sending"):
+                continue
+            row.status = "sending"
+            row.attempts += 1
+            recipients, raw = list(row.recipients), row.raw
+        try:
+            sender.send(from_address, recipients, raw)
+        except TemporaryFailure as exc:
+            _after_failure(factory, row_id, str(exc), now, max_attempts, on_failed, result)
+            if exc.connection:
+                log.warning("SMTP unreachable: the remaining mail waits for the next flush")
+                return False
+            continue
+        except PermanentFailure as exc:
+            _after_failure(factory, row_id, str(exc), now, 0, on_failed, result)
+            continue
+        with transaction(factory) as s:
+            row = s.get(Outbox, row_id)
+            assert row is not None
+            row.status = "sent"
+            row.sent_at = now
+            row.last_error = ""
+            if row.contains_secret:
+                row.raw = _erase_secret(row.raw)
+                result.secrets_erased += 1
+            if on_sent is not None:
+                on_sent(s, row)
+        result.sent += 1
+        log.info("sent %s to %d recipient(s) (outbox %d)", row.template, len(recipients), row_id)
+    return len(due) == limit
 
 
 def _after_failure(factory: sessionmaker[Session], row_id: int, error: str, now: datetime,

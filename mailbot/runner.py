@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from mailbot import cases as C
@@ -30,6 +30,9 @@ from mailbot.workflow import on_credentials_accepted, on_timer
 log = logging.getLogger(__name__)
 _FROM_RE = re.compile(rb"^(?:from|sender|reply-to):([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.I | re.M)
 _MSGID_RE = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]{1,900}>)", re.I | re.M)
+
+
+MOVE_CHUNK = 1000  # UIDs per MOVE command: servers limit command length (Dovecot refuses ~10 000)
 
 
 class AlreadyRunning(Exception):
@@ -237,13 +240,13 @@ def move_done(app: App, mb: ImapMailbox, folder: str, uidvalidity: int, result: 
     for target, items in by_target.items():
         mb.ensure_folder(target)
         mb.select(folder)
-        mb.move([uid for _, uid in items], target)
-        with transaction(app.factory) as s:
-            for row_id, _ in items:
-                row = s.get(InboundMessage, row_id)
-                assert row is not None
-                row.moved = True
-        result.moved += len(items)
+        for i in range(0, len(items), MOVE_CHUNK):
+            chunk = items[i:i + MOVE_CHUNK]
+            mb.move([uid for _, uid in chunk], target)
+            with transaction(app.factory) as s:
+                s.execute(update(InboundMessage).where(InboundMessage.id.in_([r for r, _ in chunk]))
+                          .values(moved=True))
+            result.moved += len(chunk)
 
 
 # -- timers --------------------------------------------------------------------------------
