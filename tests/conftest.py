@@ -115,14 +115,18 @@ def bot(tmp_path: Path, imap_server: ImapEndpoint, smtp_server: EmbeddedSmtp, sq
     b.app.engine.dispose()
 
 
+def _fastest_imap(request: pytest.FixtureRequest) -> ImapEndpoint:
+    """Dovecot when installed (or required by CI), else pymap."""
+    from tests.servers import find_dovecot
+
+    return request.getfixturevalue("dovecot_server" if find_dovecot() or _dovecot_required() else "pymap_server")
+
+
 @pytest.fixture
 def any_bot(tmp_path: Path, request: pytest.FixtureRequest, smtp_server: EmbeddedSmtp, sqlite_url: str,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
-    """One bot on the fastest IMAP server available (Dovecot if installed, else pymap), SQLite."""
-    from tests.servers import find_dovecot
-
-    imap = request.getfixturevalue("dovecot_server" if find_dovecot() or _dovecot_required() else "pymap_server")
-    b = make_bot(tmp_path, imap, smtp_server, sqlite_url, monkeypatch)
+    """One bot on the fastest IMAP server available, SQLite."""
+    b = make_bot(tmp_path, _fastest_imap(request), smtp_server, sqlite_url, monkeypatch)
     yield b
     b.app.engine.dispose()
 
@@ -131,10 +135,7 @@ def any_bot(tmp_path: Path, request: pytest.FixtureRequest, smtp_server: Embedde
 def db_bot(tmp_path: Path, request: pytest.FixtureRequest, smtp_server: EmbeddedSmtp, db_url: str,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
     """SQLite and PostgreSQL, on the fastest IMAP server available."""
-    from tests.servers import find_dovecot
-
-    imap = request.getfixturevalue("dovecot_server" if find_dovecot() or _dovecot_required() else "pymap_server")
-    b = make_bot(tmp_path, imap, smtp_server, db_url, monkeypatch)
+    b = make_bot(tmp_path, _fastest_imap(request), smtp_server, db_url, monkeypatch)
     yield b
     b.app.engine.dispose()
 
