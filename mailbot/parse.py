@@ -599,7 +599,20 @@ def _addresses(message: Message, parser: object | None, name: str) -> list[tuple
             pairs = [(_decode_words(n), a) for n, a in email.utils.getaddresses([unfolded])]
         except Exception:
             pairs = []
-    return [(_collapse(n), a.strip().strip("<>").lower()) for n, a in pairs if a and a.strip("<> ")]
+    out = []
+    for n, a in pairs:
+        addr = a.strip().strip("<>").lower()
+        if addr and ("@" in addr or " " in addr) and not _ADDR_SHAPE.fullmatch(addr):
+            # "Big Bug bb@bug.com" (no angle brackets) reads as junk: take the first address-shaped
+            # token of the raw header instead, or nothing (the caller then ignores a sender-less mail).
+            found = _ADDR_SHAPE.search((raw or "").lower())
+            addr = found.group(0) if found else ""
+        if addr:
+            out.append((_collapse(n), addr))
+    return out
+
+
+_ADDR_SHAPE = re.compile(r"[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+")
 
 
 def _return_path(message: Message) -> str | None:
