@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import socket
@@ -168,19 +169,20 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
 
 
+_KEEP_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"in-reply-to", b"references",
+                 b"x-mailbot-template", b"x-mailbot-case", b"auto-submitted")
+_HEADER_RE = re.compile(rb"^([!-9;-~]+):[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n", re.M)
+
+
 def _erase_secret(raw: bytes) -> bytes:
-    """Keep the headers of a sent credentials mail, drop its body (which held the password)."""
-    head = raw.split(b"\r\n\r\n", 1)[0]
-    msg = EmailMessage(policy=SMTP)
-    keep = ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-            "X-Mailbot-Template", "X-Mailbot-Case", "Auto-Submitted")
-    from email import message_from_bytes
-    original = message_from_bytes(head + b"\r\n\r\n", policy=SMTP)
-    for name in keep:
-        if original[name] is not None:
-            msg[name] = str(original[name])
-    msg.set_content(SECRET_PLACEHOLDER)
-    return msg.as_bytes()
+    """Keep the identifying headers of a sent mail that carried a password, drop its body.
+
+    Works on the bytes we generated ourselves (CRLF, folded headers), so no MIME parsing is needed."""
+    head = raw.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    kept = b"".join(m.group(0) for m in _HEADER_RE.finditer(head) if m.group(1).lower() in _KEEP_HEADERS)
+    body = SECRET_PLACEHOLDER.replace("\n", "\r\n").encode("utf-8")
+    return (kept + b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)
 
 
 def flush(factory: sessionmaker[Session], sender: Sender, from_address: str, now: datetime,

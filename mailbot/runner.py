@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from mailbot import cases as C
 from mailbot.app import App
 from mailbot.commands import parse_command, redact_raw_message
-from mailbot.db import scrub, transaction
+from mailbot.db import make_durable, scrub, transaction
 from mailbot.intake import quarantine, route
 from mailbot.mailbox import ImapMailbox, MailboxError
 from mailbot.models import Case, CaseStatus, InboundMessage, MailboxState, Outbox
@@ -234,6 +234,8 @@ def move_done(app: App, mb: ImapMailbox, folder: str, uidvalidity: int, result: 
         rows = s.execute(select(InboundMessage.id, InboundMessage.uid, InboundMessage.status).where(
             InboundMessage.mailbox == folder, InboundMessage.uidvalidity == uidvalidity,
             InboundMessage.moved.is_(False), InboundMessage.status.in_(list(targets)))).all()
+    if rows:
+        make_durable(app.engine)  # the server copy leaves the INBOX only once ours survives a power loss
     by_target: dict[str, list[tuple[int, int]]] = {}
     for row_id, uid, status in rows:
         by_target.setdefault(targets[status], []).append((row_id, uid))
