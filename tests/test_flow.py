@@ -138,3 +138,27 @@ text_patterns = ["kartu tanda penduduk"]
                              [("ktp.png", samplepdf.make_png())], in_reply_to=inc.header("Message-ID")))
     bot.poll()
     assert the_case(bot).status == "AWAITING_REVIEW"
+
+
+def test_incomplete_email_explains_unusable_files(any_bot: Bot) -> None:
+    """Scenario: the SK arrives as a DOCX and an empty PDF; the incomplete email names the SK as missing
+    and says, per file, why it could not be used."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<w:document/>")
+    any_bot.append(request_email(EMAIL, NAME, "Permohonan informasi user ID", f"NIP. {NIP}",
+                                 [("surat_permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP, "user ID")),
+                                  ("SK PPK.docx", buf.getvalue()), ("SK kosong.pdf", b"")]))
+    any_bot.poll()
+    assert the_case(any_bot).status == "AWAITING_DOCUMENTS"
+    [inc] = any_bot.sent("incomplete")
+    body = inc.message.get_body(("plain",)).get_content()
+    assert "SK PPK.docx" in body and "PDF" in body
+    assert "SK kosong.pdf" in body
+    detail = case_detail(any_bot.app, the_case(any_bot).number)
+    unusable = {d["filename"]: d["problem"] for d in detail["documents"] if not d["usable"]}
+    assert set(unusable) == {"SK PPK.docx", "SK kosong.pdf"} and all(unusable.values())
