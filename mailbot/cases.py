@@ -162,6 +162,8 @@ def view(s: Session, case: Case) -> CaseView:
     last = s.scalar(select(Outbox.created_at).where(
         Outbox.case_id == case.id, Outbox.template.in_(("incomplete", "reminder_documents")))
         .order_by(Outbox.id.desc()).limit(1))
+    if last is None and case.status == CaseStatus.AWAITING_DOCUMENTS.value:
+        last = case.status_since  # the request mail was not sent (cap, bad address): count from the state
     return CaseView(CaseStatus(case.status), case.reminders_sent, last)
 
 

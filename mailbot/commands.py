@@ -6,6 +6,8 @@ import base64
 import email
 import quopri
 import re
+from html import escape as html_escape
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.generator import BytesGenerator
 from email.message import Message
@@ -293,8 +295,9 @@ _ARGUMENT_ACTIONS = {
     "incomplete": ACTION_REQUEST_DOCS,
 }
 _OPTION_RE = re.compile(
-    r"^\s*(?P<label>password|kata\s+sandi|user\s*-?\s*id|id\s+pengguna|catatan|note|"
-    r"kirim\s+ke\s+pengirim|send\s+to\s+sender)\s*:(?P<value>.*)$",
+    # Gmail's text part renders a bold label as "*Password*:": allow * and _ around the label.
+    r"^\s*[*_]*(?P<label>password|kata\s+sandi|user\s*-?\s*id|id\s+pengguna|catatan|note|"
+    r"kirim\s+ke\s+pengirim|send\s+to\s+sender)[*_]*\s*:[*_]*(?P<value>.*)$",
     re.IGNORECASE,
 )
 _YES_RE = re.compile(r"^(?:ya|yes|iya)[\s.!]*$", re.IGNORECASE)
@@ -485,7 +488,19 @@ def _redact_html(html: str) -> str:
     return _HTML_SECRET_RE.sub(replace, html)
 
 
-def _redact_part(part: Message) -> bool:
+def _redact_values(text: str, values: Sequence[str], html: bool) -> str:
+    """Replace every occurrence of a known secret value (and its HTML-escaped form)."""
+    for value in values:
+        if not value or len(value) < 4:
+            continue  # too short to replace without mangling ordinary words
+        text = text.replace(value, REDACTED)
+        if html:
+            text = text.replace(html_escape(value, quote=False), REDACTED)
+            text = text.replace(html_escape(value, quote=True), REDACTED)
+    return text
+
+
+def _redact_part(part: Message, values: Sequence[str] = ()) -> bool:
     """Redact one text/* leaf in place; return True when it changed."""
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
@@ -496,8 +511,9 @@ def _redact_part(part: Message) -> bool:
     except (LookupError, UnicodeError):
         charset = "latin-1"
         text = data.decode(charset)
-    redactor = _redact_html if part.get_content_subtype() == "html" else redact_secrets
-    redacted = redactor(text)
+    is_html = part.get_content_subtype() == "html"
+    redactor = _redact_html if is_html else redact_secrets
+    redacted = _redact_values(redactor(text), values, is_html)
     if redacted == text:
         return False
     try:
@@ -575,9 +591,11 @@ def _flatten(msg: Message, linesep: str) -> bytes:
     return out.getvalue()
 
 
-def redact_raw_message(raw: bytes) -> bytes:
+def redact_raw_message(raw: bytes, values: Sequence[str] = ()) -> bytes:
     """Redact password values in every text/* part of a raw RFC 822 message; never raises.
 
+    Labelled lines ("Password: …") are redacted, and so is every occurrence of each known secret in
+    `values` (e.g. the typed password, the proposal quoted from the review email), in text and HTML.
     Headers are written back verbatim; a message with nothing to redact is returned byte-identical.
     """
     try:
@@ -585,7 +603,7 @@ def redact_raw_message(raw: bytes) -> bytes:
         changed = False
         for part in msg.walk():
             if not part.is_multipart() and part.get_content_maintype() == "text":
-                changed = _redact_part(part) or changed
+                changed = _redact_part(part, values) or changed
         if not changed:
             return raw
         return _flatten(msg, "\r\n" if b"\r\n" in raw else "\n")

@@ -28,6 +28,20 @@ def scrub(value: str) -> str:
     return _SURROGATE_RE.sub("\ufffd", value)
 
 
+# RFC 5322 msg-id made of atext and dots only: no whitespace, no "=?" encoded words, no quotes.
+_MSGID_RE = re.compile(r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,250}@[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\[\]:-]{1,250}>")
+
+
+def safe_message_id(value: str | None) -> str | None:
+    """A Message-ID from a stranger's mail, fit to be echoed in In-Reply-To/References, or None.
+
+    Older Pythons decode RFC 2047 words inside these headers when folding, so "=?" is refused too."""
+    value = (value or "").strip()
+    if not _MSGID_RE.fullmatch(value) or "=?" in value:
+        return None
+    return value
+
+
 def clean_header(value: str, limit: int = 300) -> str:
     """One line of printable text: control characters (CR/LF included) become spaces."""
     return " ".join(_CTRL_RE.sub(" ", scrub(value or "")).split())[:limit]
@@ -85,9 +99,10 @@ def build_message(out: Outgoing, *, from_address: str, from_name: str, message_i
     msg["Subject"] = subject
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
-    if out.in_reply_to:
-        msg["In-Reply-To"] = clean_header(out.in_reply_to, 998)
-    refs = [clean_header(r, 998) for r in out.references if r]
+    in_reply_to = safe_message_id(out.in_reply_to)
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    refs = [m for m in (safe_message_id(r) for r in out.references) if m]
     if refs:
         msg["References"] = " ".join(refs[-10:])
     msg["Auto-Submitted"] = "auto-generated" if out.template in AUTO_GENERATED else "auto-replied"
@@ -105,5 +120,7 @@ def build_message(out: Outgoing, *, from_address: str, from_name: str, message_i
             ctype = "application/octet-stream"
         maintype, _, subtype = ctype.partition("/")
         msg.add_attachment(att.data, maintype=maintype or "application",
-                           subtype=subtype or "octet-stream", filename=clean_header(att.filename, 200))
+                           subtype=subtype or "octet-stream",
+                           # "=?" could be read as an encoded word when the header is folded.
+                           filename=clean_header(att.filename, 200).replace("=?", "=_") or "lampiran")
     return msg

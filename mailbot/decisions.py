@@ -8,12 +8,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailbot import cases as C
 from mailbot.app import App
-from mailbot.commands import AdminCommand, find_review_codes, parse_command
+from mailbot.commands import REDACTED, AdminCommand, find_review_codes, parse_command
 from mailbot.db import transaction
 from mailbot.models import Case, CaseStatus, InboundMessage, Outbox, ReviewCode
 from mailbot.parse import ParsedMail
@@ -49,6 +49,9 @@ def authenticated(mail: ParsedMail, trusted_ids: tuple[str, ...]) -> tuple[bool,
         for clause in parts[1:]:
             c = clause.lower()
             if re.match(r"dmarc\s*=\s*pass\b", c):
+                hf = re.search(r"header\.from\s*=\s*([^\s;]+)", c)
+                if hf and hf.group(1).lower() != domain:
+                    continue  # a pass for another domain says nothing about this From
                 return True, f"dmarc=pass ({authserv})"
             m = re.match(r"dkim\s*=\s*pass\b.*header\.[di]\s*=\s*@?([^\s;]+)", c)
             if m:
@@ -88,6 +91,8 @@ def handle_admin_reply(s: Session, app: App, row: InboundMessage, mail: ParsedMa
         command = parse_command(mail.text or "", mail.html)
         if row.secret:
             command = replace(command, password=row.secret)  # the stored copy was redacted at intake
+        elif command.password is not None and (row.secret == "" or REDACTED in command.password):
+            raise DecisionRefused("baris Password tidak dapat digunakan (kosong, atau lebih dari 128 karakter)")
         if command.action is None:
             raise DecisionRefused(command.error or "baris pertama balasan bukan kata kunci yang dikenali")
         assert case is not None
@@ -158,6 +163,13 @@ def apply_decision(s: Session, app: App, case: Case, command: AdminCommand, acto
     else:
         ctx |= {"missing": [], "unusable": [], "admin_note": command.argument}
     row_id = message_row.id if message_row else None
+    # Claim the case atomically: of two decisions racing (email and CLI), only one sees AWAITING_REVIEW.
+    claimed = s.execute(update(Case).where(Case.id == case.id, Case.status == CaseStatus.AWAITING_REVIEW.value)
+                        .values(status=decision.new_status.value).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise DecisionRefused("perkara ini baru saja diputuskan oleh admin lain")
+    if action == "approve" and command.password:
+        case.proposed_password = command.password  # erased with the proposal once the mail is accepted
     C.transition(s, app, case, decision, actor, now, message_id=row_id,
                  detail=(command.argument or "")[:500])
     case.decided_by = actor.split(":", 1)[-1]
@@ -193,8 +205,6 @@ def _credentials(app: App, case: Case, command: AdminCommand) -> tuple[list[str]
     wants_password = case.request_type in ("reset_password", "both", "unknown")
     wants_user_id = case.request_type in ("user_id_info", "both")
     password = command.password or (case.proposed_password if wants_password else None)
-    if command.password:
-        case.proposed_password = command.password  # erased with the proposal once the mail is accepted
     user_id = command.user_id or (case.ppk.user_id if case.ppk is not None and case.ppk.user_id else None)
     if wants_user_id and not user_id:
         raise DecisionRefused("user ID PPK tidak diketahui; tambahkan baris 'User ID: …' pada balasan")

@@ -84,7 +84,7 @@ def _ignore(s: Session, app: App, row: InboundMessage, mail: ParsedMail, reason:
     row.kind = "automatic"
     row.reason = reason
     case = thread_case(s, app, mail)
-    bounced = _bounced_outbox(s, mail) if is_bounce(mail) else None
+    bounced = _bounced_outbox(s, mail) if is_bounce(mail) and not _only_delayed(mail) else None
     if case is None and bounced is not None and bounced.case_id is not None:
         case = s.get(Case, bounced.case_id)
     if case is not None:
@@ -165,6 +165,18 @@ def auto_reply(s: Session, app: App, case: Case | None, template: str, to: str, 
                      **kw)
     if verdict != "send":
         C.add_event(s, case, "bot", "auto_reply_suppressed", now, detail=f"{template} to {to}: daily cap reached")
+
+
+_ACTION_RE = re.compile(r"^action:\s*([a-z]+)", re.I | re.M)
+
+
+def _only_delayed(mail: ParsedMail) -> bool:
+    """A DSN whose every Action is "delayed": the server is still trying, nothing failed yet."""
+    texts = [mail.text or ""] + [a.payload.decode("utf-8", "replace") for a in mail.attachments
+                                 if a.content_type in ("message/delivery-status", "text/plain")
+                                 and len(a.payload) < 100_000]
+    actions = {m.group(1).lower() for t in texts for m in _ACTION_RE.finditer(t)}
+    return actions == {"delayed"}
 
 
 def _bounced_outbox(s: Session, mail: ParsedMail) -> Outbox | None:

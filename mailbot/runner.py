@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import time
+from email.utils import getaddresses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from mailbot.parse import ParseError, parse_message
 from mailbot.workflow import on_credentials_accepted, on_timer
 
 log = logging.getLogger(__name__)
-_FROM_RE = re.compile(rb"^(?:from|sender|reply-to):([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.I | re.M)
+_FROM_RE = re.compile(rb"^from:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.I | re.M)
+MAX_PASSWORD = 128
 _MSGID_RE = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]{1,900}>)", re.I | re.M)
 
 
@@ -90,15 +92,32 @@ def instance_lock(app: App) -> Iterator[None]:
 # -- intake --------------------------------------------------------------------------------
 def _store_new(app: App, folder: str, uidvalidity: int, uid: int, raw: bytes, now: datetime,
                reason: str = "") -> str:
-    """Commit one message (raw kept) and advance the sync point, in one transaction."""
+    """Commit one message (raw kept) and advance the sync point, in one transaction.
+
+    Never raises for a bad message: if the row cannot be written as it is, a quarantined placeholder
+    keeping the raw bytes is written instead, so one message can never stall the mailbox."""
+    try:
+        return _store_row(app, folder, uidvalidity, uid, raw, now, reason)
+    except Exception as exc:  # noqa: BLE001 - e.g. a value the database refuses: keep the bytes, say why
+        log.exception("message UID %d could not be stored as is", uid)
+        return _store_row(app, folder, uidvalidity, uid, raw, now, reason,
+                          failure=f"could not be stored: {type(exc).__name__}")
+
+
+def _store_row(app: App, folder: str, uidvalidity: int, uid: int, raw: bytes, now: datetime, reason: str,
+               failure: str = "") -> str:
     sha = hashlib.sha256(raw).hexdigest()
     m = _MSGID_RE.search(raw[:65536])
+    message_id = m.group(1).decode("ascii", "replace")[:900] if m else None
+    sender = _from_address(raw)
     secret = None
-    if _from_admin(raw, app.settings.admins.emails):
+    if sender in app.settings.admins.emails:
         # SPEC §5: an admin's Password: line (and the proposal quoted from the review email) never
         # reaches the disk; the typed value waits in `secret` until the decision is applied.
         secret = _typed_password(raw)
-        raw = redact_raw_message(raw)
+        if secret is not None and (len(secret) > MAX_PASSWORD or failure):
+            secret = ""  # unusable: the decision is refused, the value is not kept
+        raw = redact_raw_message(raw, [v for v in [secret, *_open_proposals(app)] if v])
     with transaction(app.factory) as s:
         state = s.get(MailboxState, folder)
         assert state is not None
@@ -109,24 +128,38 @@ def _store_new(app: App, folder: str, uidvalidity: int, uid: int, raw: bytes, no
                                                     InboundMessage.uid == uid)) is not None:
             return "known"
         dup = s.scalar(select(InboundMessage.id).where(InboundMessage.sha256 == sha).limit(1))
+        if dup is None and message_id and sender:
+            # The same mail delivered twice (two aliases, a re-upload with other line endings).
+            dup = s.scalar(select(InboundMessage.id).where(InboundMessage.message_id == message_id,
+                                                           InboundMessage.from_addr == sender).limit(1))
         row = InboundMessage(mailbox=folder, uidvalidity=uidvalidity, uid=uid, sha256=sha, secret=secret,
                              raw_blob=app.store.put(raw), size=len(raw), received_at=now,
-                             message_id=m.group(1).decode("ascii", "replace") if m else None)
-        if dup is not None:
-            row.status, row.kind, row.reason = "duplicate", "duplicate", f"same bytes as message #{dup}"
+                             message_id=None if failure else message_id, from_addr="" if failure else sender)
+        if failure:
+            row.status, row.kind, row.reason = "quarantined", "unstorable", failure
+        elif dup is not None:
+            row.status, row.kind, row.reason = "duplicate", "duplicate", f"same message as #{dup}"
         elif reason:
             row.kind, row.reason = "too_large", reason
         s.add(row)
     return row.status
 
 
-def _from_admin(raw: bytes, admins: tuple[str, ...]) -> bool:
+def _from_address(raw: bytes) -> str:
+    """The From address, exactly as the header gives it (lowercased), or ""."""
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:65536]
-    for match in _FROM_RE.finditer(head):
-        value = match.group(1).decode("latin-1").lower()
-        if any(a in value for a in admins):
-            return True
-    return False
+    m = _FROM_RE.search(head)
+    if not m:
+        return ""
+    value = re.sub(r"\r?\n[ \t]", " ", m.group(1).decode("latin-1"))
+    addresses = [a for _, a in getaddresses([value]) if "@" in a]
+    return addresses[0].strip().lower() if len(addresses) == 1 else ""
+
+
+def _open_proposals(app: App) -> list[str]:
+    with transaction(app.factory) as s:
+        return [p for p in s.scalars(select(Case.proposed_password).where(Case.proposed_password.is_not(None)))
+                if p]
 
 
 def _typed_password(raw: bytes) -> str | None:
@@ -181,12 +214,35 @@ def process_pending(app: App, now: datetime, result: PollResult) -> None:
     with transaction(app.factory) as s:
         ids = s.scalars(select(InboundMessage.id).where(InboundMessage.status == "new")
                         .order_by(InboundMessage.id)).all()
+        held_secrets = s.scalar(select(InboundMessage.id).where(InboundMessage.status == "new",
+                                                                InboundMessage.secret.is_not(None)).limit(1))
+    try:
+        _process_ids(app, ids, now, result)
+    finally:
+        if held_secrets is not None:
+            scrub(app.engine)  # typed passwords were erased: leave no old page images behind
+
+
+def _process_ids(app: App, ids: list[int], now: datetime, result: PollResult) -> None:
     for row_id in ids:
+        # Count the attempt before trying, so a message that kills the process (out of memory, a hang
+        # ended by a watchdog, kill -9) is still quarantined after max_attempts restarts.
+        with transaction(app.factory) as s:
+            row = s.get(InboundMessage, row_id)
+            assert row is not None
+            row.attempts += 1
+            if row.attempts > app.settings.limits.max_attempts:
+                quarantine(s, app, row, f"processing did not finish in {row.attempts - 1} attempts "
+                                        f"(last error: {row.reason or 'the process stopped'})", now)
+                row.secret = None
+                result.quarantined += 1
+                continue
         try:
             with transaction(app.factory) as s:
                 row = s.get(InboundMessage, row_id)
                 assert row is not None
                 process_one(s, app, row, now)
+                row.secret = None  # whatever the route, a typed password is not kept past processing
                 status = row.status
         except Exception as exc:  # noqa: BLE001 - any failure of one message is recorded, never fatal
             log.exception("message %d failed", row_id)
@@ -218,10 +274,10 @@ def _record_failure(app: App, row_id: int, reason: str, now: datetime) -> str:
     with transaction(app.factory) as s:
         row = s.get(InboundMessage, row_id)
         assert row is not None
-        row.attempts += 1
         row.reason = reason[:2000]
         if row.attempts >= app.settings.limits.max_attempts:
             quarantine(s, app, row, f"failed {row.attempts} times: {reason}", now)
+            row.secret = None
         return row.status
 
 
@@ -269,7 +325,9 @@ def run_timers(app: App, now: datetime, result: PollResult) -> None:
             extra = {"missing": missing, "reminder_no": case.reminders_sent + 1,
                      "max_reminders": app.policy.max_reminders,
                      "expires_at": _expiry(app, case, now), "unusable": [], "admin_note": None}
-            key = f"r{case.reminders_sent + 1}" if decision.event == "remind" else "expired"
+            # The review round is part of the key: after LENGKAPI the reminders start again at 1.
+            key = (f"r{case.review_round}-{case.reminders_sent + 1}" if decision.event == "remind"
+                   else f"expired{case.review_round}")
             C.transition(s, app, case, decision, "bot", now)
             if decision.event == "remind":
                 case.reminders_sent += 1
@@ -346,6 +404,10 @@ def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | N
             log.warning("IMAP intake failed (%s); reconnecting in %.0f s", exc, delay)
             time.sleep(delay)
             delay *= 2
+        except Exception as exc:  # noqa: BLE001 - e.g. the database: timers and the outbox still run
+            log.exception("intake failed")
+            result.errors.append(f"intake: {type(exc).__name__}: {exc}")
+            break
     run_timers(app, now, result)
     flush_outbox(app, now, result)
     log.info("poll: %s", result.summary())
