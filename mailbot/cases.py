@@ -81,13 +81,21 @@ def add_event(s: Session, case: Case | None, actor: str, kind: str, now: datetim
     return ev
 
 
+def _plain_name(name: str) -> str:
+    """A display name fit to greet someone with: letters, spaces and . , ' - only, at most 80 characters.
+    (The greeting goes back to an unverified sender: it must not carry links or prose of theirs.)"""
+    words = re.sub(r"[^\w .,'-]|[\d_]", " ", name or "").split()
+    return " ".join(w for w in words if not re.search(r"\w\.\w{2,}", w))[:80]  # no domain-like words
+
+
 def create_case(s: Session, app: App, *, sender: str, sender_name: str, subject: str,
                 request_type: str, channel: str, now: datetime, actor: str,
                 message_id: int | None = None) -> Case:
     year = now.astimezone(app.settings.tz).year
     number = next_number(s, app.settings.office.case_prefix, year)
     case = Case(number=number, status=CaseStatus.RECEIVED.value, request_type=request_type,
-                channel=channel, sender=sender.lower(), sender_name=sender_name[:200], subject=subject[:2000],
+                channel=channel, sender=sender.lower(), sender_name=_plain_name(sender_name),
+                subject=subject[:2000],
                 created_at=now, updated_at=now, status_since=now)
     s.add(case)
     s.flush()
@@ -201,13 +209,17 @@ def base_context(app: App, now: datetime) -> dict[str, Any]:
     return {"office": {"name": app.settings.office.name}, "tz": app.settings.tz, "now": now}
 
 
-def case_context(app: App, case: Case, now: datetime) -> dict[str, Any]:
+def case_context(app: App, case: Case, now: datetime, *, show_registry: bool | None = None) -> dict[str, Any]:
+    """Template context for a case. Registry data (name, NIP, user ID) appears in mail to admins and to
+    the registry address only: a stranger who quotes someone's NIP must not learn whose it is."""
+    if show_registry is None:
+        show_registry = case.ppk is not None and case.ppk.email.lower() == case.sender.lower()
     ctx = base_context(app, now)
     ctx["case"] = {
         "number": case.number, "status": case.status, "request_type": case.request_type,
         "request_type_label": REQUEST_TYPE_LABELS.get(case.request_type, case.request_type),
         "sender": case.sender, "sender_name": case.sender_name, "created_at": case.created_at,
-        "channel": case.channel, "ppk": ppk_dict(case.ppk),
+        "channel": case.channel, "ppk": ppk_dict(case.ppk) if show_registry else None,
     }
     return ctx
 

@@ -129,7 +129,8 @@ def refuse(s: Session, app: App, case: Case | None, admin: str, reason: str, sub
     log.warning("refused decision from %s on %s: %s", admin, case.number if case else "-", reason)
     if admin not in app.settings.admins.emails:
         return
-    ctx = (C.case_context(app, case, now) if case else C.base_context(app, now) | {"case": None}) | {
+    ctx = (C.case_context(app, case, now, show_registry=True) if case
+           else C.base_context(app, now) | {"case": None}) | {
         "error": reason, "original_subject": subject,
         "decided_by": case.decided_by if case is not None and case.decided_by else None}
     key = f"admin_command_error:{row.id if row else now.timestamp()}:{admin}"
@@ -151,7 +152,7 @@ def apply_decision(s: Session, app: App, case: Case, command: AdminCommand, acto
         decision = on_admin_decision(C.view(s, case), action)
     except TransitionRefused as exc:
         raise DecisionRefused(str(exc)) from None
-    ctx = C.case_context(app, case, now)
+    ctx = C.case_context(app, case, now, show_registry=True if action == "approve" else None)
     recipients = [C.ppk_address(case)]
     secret = False
     if action == "approve":
@@ -186,7 +187,7 @@ def apply_decision(s: Session, app: App, case: Case, command: AdminCommand, acto
                  contains_secret=secret, in_reply_to=in_reply_to, references=refs)
     if actor.startswith("admin:"):
         admin = actor.split(":", 1)[1]
-        conf = C.case_context(app, case, now) | {
+        conf = C.case_context(app, case, now, show_registry=True) | {
             "action": action, "action_label": ACTION_LABELS[action], "actor": admin,
             "reason": command.argument or None, "outcome_template": outcome}
         C.queue_mail(s, app, case, "admin_confirmation", [admin], conf,
@@ -268,7 +269,8 @@ def report_delivery_failure(s: Session, app: App, row: Outbox, now: datetime) ->
     case = s.get(Case, row.case_id) if row.case_id else None
     if case is not None and row.template == "credentials":
         case.proposed_password = None  # undeliverable: the admin is told and contacts the PPK another way
-    ctx = (C.case_context(app, case, now) if case else C.base_context(app, now) | {"case": None}) | {
+    ctx = (C.case_context(app, case, now, show_registry=True) if case
+           else C.base_context(app, now) | {"case": None}) | {
         "failed_template": row.template, "recipients": list(row.recipients), "error": row.last_error}
     for admin in app.settings.admins.emails:
         C.queue_mail(s, app, case, "delivery_failure", [admin], ctx, f"delivery_failure:{row.id}:{admin}", now)

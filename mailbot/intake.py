@@ -261,7 +261,7 @@ def start_review(s: Session, app: App, case: Case, now: datetime) -> None:
                                       app.store.get(d.sha256)) for d in case.documents]
     findings = [{"ok": f.ok, "message": f.message} for f in case.findings]
     for admin, code in codes.items():
-        ctx = C.case_context(app, case, now) | {
+        ctx = C.case_context(app, case, now, show_registry=True) | {
             "admin_email": admin, "review_code": code, "round": case.review_round, "findings": findings,
             "documents": documents, "proposed_password": password, "user_id": user_id}
         C.queue_mail(s, app, case, "review_request", [admin], ctx,

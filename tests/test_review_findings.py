@@ -294,3 +294,21 @@ def test_case_whose_incomplete_mail_was_capped_still_expires(any_bot: Bot) -> No
     for day in (5, 9, 12, 16, 23):
         any_bot.poll(datetime(2026, 2, day, 10, 0, tzinfo=WIB))
     assert [c.status for c in cases(any_bot)] == ["EXPIRED", "EXPIRED"]
+
+
+# -- hardening: what a stranger gets back ------------------------------------------------------------
+def test_stranger_quoting_a_nip_does_not_learn_whose_it_is(any_bot: Bot) -> None:
+    """Scenario: a stranger sends a request quoting Budi's NIP with a display name full of prose and a
+    link; the reply greets neither with Budi's registry name nor with the stranger's prose, while the
+    admin's review email does show the registry match."""
+    any_bot.append(request_email("stranger@example.org", "Buka www.evil-lpse.example segera",
+                                 "Permohonan reset password", f"NIP. {NIP}",
+                                 [("Surat Permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP)),
+                                  ("SK.pdf", samplepdf.sample_sk(NAME, NIP))]))
+    any_bot.poll()
+    [ack] = any_bot.sent("ack")
+    body = ack.message.get_body(("plain",)).get_content()
+    assert NAME not in body and "evil-lpse" not in body
+    assert "Yth. Bapak/Ibu Buka segera," in body
+    [review] = any_bot.sent("review_request")
+    assert NAME in review.message.get_body(("plain",)).get_content()
