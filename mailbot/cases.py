@@ -49,15 +49,22 @@ REVIEW_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # -- numbering and registry ------------------------------------------------------------------
 def next_number(s: Session, prefix: str, year: int) -> str:
     """`<prefix>-<YYYY>-<NNNNN>`, sequential per year, never reused (the counter only grows)."""
-    counter = s.get(CaseCounter, (prefix, year), with_for_update=True)
-    if counter is None:
-        counter = CaseCounter(prefix=prefix, year=year, last_seq=0)
-        s.add(counter)
-        s.flush()
-    s.execute(update(CaseCounter).where(CaseCounter.prefix == prefix, CaseCounter.year == year)
-              .values(last_seq=CaseCounter.last_seq + 1))
-    s.refresh(counter)
-    return f"{prefix}-{year}-{counter.last_seq:05d}"
+    bump = (update(CaseCounter).where(CaseCounter.prefix == prefix, CaseCounter.year == year)
+            .values(last_seq=CaseCounter.last_seq + 1).returning(CaseCounter.last_seq)
+            .execution_options(synchronize_session=False))
+    # The UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) and returns the new value
+    # in the same statement.
+    seq = s.execute(bump).scalar_one_or_none()
+    if seq is None:
+        counter = s.get(CaseCounter, (prefix, year), with_for_update=True)
+        if counter is None:
+            s.add(CaseCounter(prefix=prefix, year=year, last_seq=0))
+            s.flush()
+        seq = s.execute(bump).scalar_one()
+    loaded = s.identity_map.get(Session.identity_key(CaseCounter, (prefix, year)))
+    if loaded is not None:
+        s.expire(loaded)  # a counter loaded earlier in this session must not show a stale last_seq
+    return f"{prefix}-{year}-{seq:05d}"
 
 
 def registry_for(s: Session, sender: str, nips: Iterable[str] = ()) -> tuple[Ppk | None, bool]:
@@ -141,8 +148,6 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
                                       d.problem, d.text) for d in documents)
     nips = [n for t in [body] + [d.text for d in documents] for n in find_nips(t or "")]
     ppk, by_sender = registry_for(s, case.sender, nips)
-    if ppk is not None and case.ppk_id is None:
-        case.ppk_id = ppk.id
     dups: tuple[str, ...] = ()
     if ppk is not None:
         dups = tuple(s.scalars(select(Case.number).where(Case.ppk_id == ppk.id, Case.id != case.id,
@@ -159,6 +164,9 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
         s.delete(old)
     for r in results:
         s.add(Finding(case_id=case.id, code=r.code, ok=r.ok, message=r.message, created_at=now))
+    # Set after the queries above (which exclude this case), so it is flushed with the findings.
+    if ppk is not None and case.ppk_id is None:
+        case.ppk_id = ppk.id
     have = {k for d in documents if d.usable for k in d.kinds}
     missing = [label for name, label in required if name not in have]
     unusable = [{"filename": d.filename, "reason": d.problem or ""} for d in documents if not d.usable]
@@ -167,9 +175,10 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
 
 # -- transitions -----------------------------------------------------------------------------
 def view(s: Session, case: Case) -> CaseView:
-    last = s.scalar(select(Outbox.created_at).where(
-        Outbox.case_id == case.id, Outbox.template.in_(("incomplete", "reminder_documents")))
-        .order_by(Outbox.id.desc()).limit(1))
+    with s.no_autoflush:  # outbox rows are flushed when enqueued: nothing pending can change this answer
+        last = s.scalar(select(Outbox.created_at).where(
+            Outbox.case_id == case.id, Outbox.template.in_(("incomplete", "reminder_documents")))
+            .order_by(Outbox.id.desc()).limit(1))
     if last is None and case.status == CaseStatus.AWAITING_DOCUMENTS.value:
         last = case.status_since  # the request mail was not sent (cap, bad address): count from the state
     return CaseView(CaseStatus(case.status), case.reminders_sent, last)
@@ -228,9 +237,14 @@ def thread_ids(s: Session, case: Case) -> tuple[str | None, list[str]]:
     """In-Reply-To / References for a mail to the PPK: the case's latest inbound Message-ID."""
     from mailbot.models import InboundMessage
 
-    mids = [m for m in s.scalars(select(InboundMessage.message_id).where(
+    query = (select(InboundMessage.message_id).where(
         InboundMessage.case_id == case.id, InboundMessage.from_addr == case.sender)
-        .order_by(InboundMessage.id)) if m]
+        .order_by(InboundMessage.id))
+    if any(isinstance(o, InboundMessage) for o in s.new) or any(isinstance(o, InboundMessage) for o in s.dirty):
+        mids = [m for m in s.scalars(query) if m]
+    else:
+        with s.no_autoflush:  # no pending inbound change could alter the answer: leave the rest for later
+            mids = [m for m in s.scalars(query) if m]
     return (mids[-1] if mids else None), mids[-5:]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import imaplib
 import logging
 import socket
 import ssl
@@ -211,6 +212,25 @@ class ImapMailbox:
         self._call("append", self._c().append, self.name(folder), raw)
 
     # -- push -----------------------------------------------------------------------------
+    def _buffered_news(self, c: IMAPClient) -> bool:
+        """Lines the server sent together with "+ idling" (e.g. "* 3 EXISTS" for mail that arrived just
+        before IDLE) sit in imaplib's read buffer, where idle_check's socket poll cannot see them and
+        would wait for the next packet. Read what is buffered without blocking."""
+        sock = c.socket()
+        sock.setblocking(False)
+        changed = False
+        try:
+            while True:
+                try:
+                    line = c._imap._get_line()  # the same private reader imapclient's idle_check uses
+                except (socket.timeout, OSError, imaplib.IMAP4.error):
+                    break  # nothing (complete) buffered; idle_check takes over
+                changed = changed or b"EXISTS" in line or b"RECENT" in line
+        finally:
+            sock.setblocking(True)
+            sock.settimeout(self.params.timeout)
+        return changed
+
     def idle_wait(self, timeout: float, should_stop: Callable[[], bool] = lambda: False,
                   tick: float = 1.0) -> bool:
         """Wait in IDLE up to timeout seconds; True when the server reported new mail.
@@ -218,7 +238,7 @@ class ImapMailbox:
         Checks should_stop every `tick` seconds so a SIGTERM ends the wait promptly."""
         c = self._c()
         self._call("idle", c.idle)
-        changed = False
+        changed = self._buffered_news(c)
         deadline = time.monotonic() + timeout
         try:
             while not changed and not should_stop() and time.monotonic() < deadline:

@@ -9,14 +9,12 @@ import ssl
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.policy import SMTP
 from typing import Callable, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.compose import Outgoing, build_message, make_message_id
+from mailbot.compose import Outgoing, build_raw, make_message_id
 from mailbot.db import transaction
 from mailbot.tls import tls_context
 from mailbot.models import Outbox
@@ -139,15 +137,18 @@ class OutboxIdentity:
 def enqueue(session: Session, ident: OutboxIdentity, out: Outgoing, *, key: str, now: datetime,
             case_id: int | None = None, contains_secret: bool = False) -> Outbox | None:
     """Add one mail to the outbox in the caller's transaction; a repeated key is a no-op."""
-    existing = session.scalar(select(Outbox).where(Outbox.idempotency_key == key))
+    # Every Outbox row is flushed as soon as it is added (below), so the check needs no autoflush of
+    # the caller's other pending changes; they are flushed together with this row.
+    with session.no_autoflush:
+        existing = session.scalar(select(Outbox.id).where(Outbox.idempotency_key == key))
     if existing is not None:
         return None
     message_id = make_message_id(ident.secret, key, out.case_number, ident.domain)
-    msg = build_message(out, from_address=ident.from_address, from_name=ident.from_name,
-                        message_id=message_id, date=now)
+    subject, raw = build_raw(out, from_address=ident.from_address, from_name=ident.from_name,
+                             message_id=message_id, date=now)
     row = Outbox(idempotency_key=key, case_id=case_id, template=out.template,
-                 recipients=list(out.to), message_id=message_id, subject=str(msg["Subject"]),
-                 raw=msg.as_bytes(policy=SMTP), contains_secret=contains_secret, status="pending",
+                 recipients=list(out.to), message_id=message_id, subject=subject,
+                 raw=raw, contains_secret=contains_secret, status="pending",
                  next_attempt_at=now, created_at=now)
     session.add(row)
     session.flush()

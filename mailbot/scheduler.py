@@ -10,11 +10,15 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from mailbot.app import App
-from mailbot.mailbox import MailboxError
+from mailbot.db import transaction
+from mailbot.mailbox import FolderState, MailboxError
+from mailbot.models import MailboxState
 from mailbot.runner import poll_once
 
 log = logging.getLogger(__name__)
-IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30-minute timeout
+# Re-issue IDLE well before the 30-minute server timeout of RFC 2177; each renewal also re-checks UIDNEXT,
+# which bounds the delay of any change a server failed to announce.
+IDLE_RENEW_SECONDS = 5 * 60
 
 
 class Daemon:
@@ -42,6 +46,14 @@ class Daemon:
         finally:
             self.poll_lock.release()
 
+    def _behind(self, state: FolderState) -> bool:
+        """True when the folder has UIDs above what mailbot has committed (or a new UIDVALIDITY)."""
+        with transaction(self.app.factory) as s:
+            known = s.get(MailboxState, self.app.settings.imap.folder)
+            if known is None or known.uidvalidity != state.uidvalidity:
+                return state.messages > 0
+            return state.uidnext - 1 > known.last_uid
+
     def idle_loop(self) -> None:
         """Wait for mail with IMAP IDLE; fall back to the interval poll when IDLE is unavailable."""
         backoff = 1.0
@@ -51,9 +63,12 @@ class Daemon:
                     if not mb.has("IDLE"):
                         log.info("IMAP server has no IDLE: interval polling only")
                         return
-                    mb.select(self.app.settings.imap.folder)
                     backoff = 1.0
                     while not self.stop_event.is_set():
+                        # Mail that arrived between the last poll's search and this IDLE would never be
+                        # announced (the SELECT already counts it): compare UIDNEXT with the sync point.
+                        if self._behind(mb.select(self.app.settings.imap.folder)):
+                            self.poll()
                         if mb.idle_wait(IDLE_RENEW_SECONDS, self.stop_event.is_set):
                             self.poll()
             except MailboxError as exc:
