@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import statistics
-import tempfile
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +28,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import select
 
 from mailbot.app import App
+from mailbot.storage import write_atomic
 from mailbot.cases import REQUEST_TYPE_LABELS
 from mailbot.config import default_templates_dir
 from mailbot.db import transaction
@@ -226,19 +225,6 @@ def render_html(report: Report, templates_dir: Path | None = None) -> str:
         request_type_labels=REQUEST_TYPE_LABELS, outcome_labels=OUTCOME_LABELS, fmt=_fmt)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def parse_formats(value: str | list[str]) -> list[str]:
     items = value.split(",") if isinstance(value, str) else list(value)
     out = [f.strip().lower() for f in items if f.strip()]
@@ -259,11 +245,11 @@ def write_report(report: Report, dest_dir: Path, formats: list[str], *,
     for fmt in formats:
         if fmt == "html":
             path = dest_dir / f"{base}.html"
-            _atomic_write(path, render_html(report, templates_dir).encode("utf-8"))
+            write_atomic(path, render_html(report, templates_dir).encode("utf-8"))
             written.append(path)
         else:
             for suffix, data in csv_tables(report).items():
                 path = dest_dir / f"{base}-{suffix}.csv"
-                _atomic_write(path, data)
+                write_atomic(path, data)
                 written.append(path)
     return written
