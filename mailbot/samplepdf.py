@@ -59,7 +59,7 @@ def _stream(dictionary: bytes, data: bytes) -> bytes:
     return b"<< " + dictionary + b" /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
 
 
-def _assemble(objects: list[bytes], info: bytes | None = None) -> bytes:
+def assemble(objects: list[bytes], info: bytes | None = None) -> bytes:
     """Serialise numbered objects (1-based, object 1 is the catalog) with a correct xref table."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -107,7 +107,7 @@ def make_pdf(lines: list[str], *, title: str = "") -> bytes:
         )
         heading = title if index == 0 else ""
         objects.append(_stream(b"", _page_content(chunk, heading)))
-    return _assemble(objects, info=b"5 0 R")
+    return assemble(objects, info=b"5 0 R")
 
 
 def make_image_only_pdf() -> bytes:
@@ -129,7 +129,7 @@ def make_image_only_pdf() -> bytes:
         ),
         _stream(b"", content),
     ]
-    return _assemble(objects)
+    return assemble(objects)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

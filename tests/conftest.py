@@ -89,6 +89,13 @@ class Bot:
     def uids(self, folder: str) -> list[int]:
         return imap_uids(self.imap, self.folder(folder))
 
+    def all(self, model: type) -> list:  # type: ignore[type-arg]
+        """Every row of one model, in id order (for assertions on what was stored)."""
+        from sqlalchemy import select
+
+        with self.app.factory() as s:
+            return list(s.scalars(select(model).order_by(model.id)))  # type: ignore[attr-defined]
+
     def sent(self, template: str | None = None) -> list:  # type: ignore[type-arg]
         return [m for m in self.smtp.messages if template is None or m.header("X-Mailbot-Template") == template]
 

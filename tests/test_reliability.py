@@ -17,13 +17,11 @@ NAME, NIP, EMAIL = PPK_A[0], PPK_A[1], PPK_A[2]
 
 
 def rows(bot: Bot) -> list[InboundMessage]:
-    with bot.app.factory() as s:
-        return list(s.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+    return bot.all(InboundMessage)
 
 
 def outbox(bot: Bot) -> list[Outbox]:
-    with bot.app.factory() as s:
-        return list(s.scalars(select(Outbox).order_by(Outbox.id)))
+    return bot.all(Outbox)
 
 
 def test_smtp_down_intake_goes_on_and_mail_is_sent_once_later(any_bot: Bot) -> None:

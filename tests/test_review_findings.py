@@ -36,13 +36,11 @@ def pg_bot(tmp_path: Path, request: pytest.FixtureRequest, smtp_server: Embedded
 
 
 def cases(bot: Bot) -> list[Case]:
-    with bot.app.factory() as s:
-        return list(s.scalars(select(Case).order_by(Case.id)))
+    return bot.all(Case)
 
 
 def inbound(bot: Bot) -> list[InboundMessage]:
-    with bot.app.factory() as s:
-        return list(s.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+    return bot.all(InboundMessage)
 
 
 def submit(bot: Bot):  # type: ignore[no-untyped-def]
