@@ -153,14 +153,20 @@ def _boundary(parts: list[bytes]) -> bytes:
             return b
 
 
-def _multipart(subtype: str, parts: list[bytes]) -> tuple[bytes, bytes]:
-    """(Content-Type header line, body) of a multipart made of already serialised parts."""
+def _multipart(subtype: str, parts: list[bytes]) -> tuple[bytes, list[bytes]]:
+    """(Content-Type header line, body pieces) of a multipart made of already serialised parts; the
+    pieces are joined once by the caller, so a large attachment is not copied at every level."""
     boundary = _boundary(parts)
     line = b"Content-Type: multipart/" + subtype.encode() + b"; boundary=\"" + boundary + b"\""
     if len(line) > _MAXLEN:
         line = b"Content-Type: multipart/" + subtype.encode() + b";\r\n boundary=\"" + boundary + b"\""
     sep = b"--" + boundary
-    body = sep + b"\r\n" + (b"\r\n" + sep + b"\r\n").join(parts) + b"\r\n" + sep + b"--\r\n"
+    body = [sep + b"\r\n"]
+    for i, part in enumerate(parts):
+        if i:
+            body.append(b"\r\n" + sep + b"\r\n")
+        body.append(part)
+    body.append(b"\r\n" + sep + b"--\r\n")
     return line + b"\r\n", body
 
 
@@ -171,10 +177,21 @@ def _text_part(text: str, subtype: str, mime_version: bool) -> bytes:
     return head.encode("ascii") + b"\r\n" + _lines(payload)
 
 
-def _base64_lines(data: bytes) -> bytes:
-    step = _MAXLEN // 4 * 3
-    return b"".join(binascii.b2a_base64(data[i:i + step]).replace(b"\n", b"\r\n")
-                    for i in range(0, len(data), step))
+def _base64_lines(data: bytes, prefix: bytes = b"") -> bytearray:
+    """`prefix`, then base64 in lines of 76 characters + CRLF, written into one buffer (no list of line
+    objects, no second copy of a large attachment)."""
+    step = _MAXLEN // 4 * 3  # 57 bytes -> 76 characters
+    lines = -(-len(data) // step)
+    out = bytearray(len(prefix) + 4 * -(-len(data) // 3) + 2 * lines)
+    out[:len(prefix)] = prefix
+    view, pos = memoryview(data), len(prefix)
+    for i in range(0, len(data), step):
+        line = binascii.b2a_base64(view[i:i + step], newline=False)
+        out[pos:pos + len(line)] = line
+        pos += len(line)
+        out[pos:pos + 2] = b"\r\n"
+        pos += 2
+    return out
 
 
 def _attachment_ctype(att: OutgoingAttachment) -> str:
@@ -202,7 +219,7 @@ def _attachment_part(att: OutgoingAttachment) -> bytes | None:
         return None
     head = (f"Content-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\n{disposition}\r\n"
             "MIME-Version: 1.0\r\n\r\n")
-    return head.encode("ascii") + _base64_lines(att.data)
+    return _base64_lines(att.data, head.encode("ascii"))  # type: ignore[return-value]
 
 
 def build_raw(out: Outgoing, *, from_address: str, from_name: str, message_id: str,
@@ -236,9 +253,9 @@ def build_raw(out: Outgoing, *, from_address: str, from_name: str, message_id: s
     ctype, body = _multipart("alternative", [_text_part(out.rendered.text, "plain", False),
                                              _text_part(out.rendered.html, "html", True)])
     if att_parts:
-        ctype, body = _multipart("mixed", [ctype + b"\r\n" + body] + att_parts)  # type: ignore[list-item]
+        ctype, body = _multipart("mixed", [ctype + b"\r\n" + b"".join(body)] + att_parts)  # type: ignore[list-item]
     head.append(ctype)
-    return subject, b"".join(head) + b"\r\n" + body
+    return subject, b"".join([*head, b"\r\n", *body])
 
 
 def _build_message_modern(out: Outgoing, *, from_address: str, from_name: str, message_id: str,

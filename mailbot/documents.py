@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import re
@@ -122,6 +123,9 @@ def _zip_has_word_part(data: bytes) -> bool:
         return False
 
 
+_COLLECT_AFTER = 1024 * 1024  # PDF size above which pdf_text frees pypdf's objects at once
+
+
 def pdf_text(data: bytes, max_pages: int = 30) -> tuple[str, str | None]:
     """Return the text of the first `max_pages` pages and a problem ("encrypted", "corrupt" or None).
 
@@ -141,6 +145,12 @@ def pdf_text(data: bytes, max_pages: int = 30) -> tuple[str, str | None]:
     except Exception as exc:  # noqa: BLE001 - see docstring
         log.info("unreadable PDF (%s): %s", type(exc).__name__, exc)
         return "", "corrupt"
+    finally:
+        if len(data) > _COLLECT_AFTER:
+            # pypdf's objects form reference cycles that hold the streams it read (a scan's image data
+            # included) until the cyclic collector runs: free them now, not some messages later.
+            reader = pages = None  # noqa: F841
+            gc.collect()
     if all(text is None for text in texts):
         return "", "corrupt"
     return "\n".join(text for text in texts if text), None

@@ -41,6 +41,9 @@ class ImapParams:
     ca_file: str = ""
 
 
+FETCH_CHUNK = 4 * 1024 * 1024  # bytes per partial FETCH of a large message
+
+
 def uid_set(uids: list[int]) -> str:
     """Sorted UIDs as an IMAP sequence set: [1, 2, 3, 7] -> "1:3,7"."""
     parts: list[str] = []
@@ -171,13 +174,36 @@ class ImapMailbox:
         data = self._call("fetch size", self._c().fetch, uids, [b"RFC822.SIZE"])
         return {uid: int(v.get(b"RFC822.SIZE", 0)) for uid, v in data.items()}
 
-    def fetch_raw(self, uids: Iterable[int]) -> dict[int, bytes]:
-        """Full raw bytes via BODY.PEEK[] so the \\Seen flag a person relies on is untouched."""
+    def fetch_raw(self, uids: Iterable[int], sizes: dict[int, int] | None = None) -> dict[int, bytes]:
+        """Full raw bytes via BODY.PEEK[] so the \\Seen flag a person relies on is untouched.
+
+        Messages larger than FETCH_CHUNK (by `sizes`, RFC822.SIZE) are fetched in partial ranges: the
+        client library's response parsing holds ~3 copies of what one FETCH returns, so this bounds
+        that to a chunk, and the message exists once (plus the chunks while they are joined)."""
         uids = list(uids)
-        if not uids:
-            return {}
-        data = self._call("fetch", self._c().fetch, uids, [b"BODY.PEEK[]"])
-        return {uid: bytes(v.get(b"BODY[]") or b"") for uid, v in data.items()}
+        sizes = sizes or {}
+        big = [u for u in uids if sizes.get(u, 0) > FETCH_CHUNK]
+        small = [u for u in uids if sizes.get(u, 0) <= FETCH_CHUNK]
+        out: dict[int, bytes] = {}
+        if small:
+            data = self._call("fetch", self._c().fetch, small, [b"BODY.PEEK[]"])
+            out = {uid: bytes(v.get(b"BODY[]") or b"") for uid, v in data.items()}
+        for uid in big:
+            chunks: list[bytes] = []
+            offset = 0
+            while True:
+                data = self._call("fetch", self._c().fetch, [uid], [f"BODY.PEEK[]<{offset}.{FETCH_CHUNK}>".encode()])
+                if uid not in data:
+                    break
+                chunk = next((bytes(v or b"") for k, v in data[uid].items() if k.startswith(b"BODY[]")), b"")
+                del data
+                chunks.append(chunk)
+                offset += len(chunk)
+                if len(chunk) < FETCH_CHUNK:
+                    break
+            if chunks:
+                out[uid] = b"".join(chunks)
+        return out
 
     def fetch_headers(self, uids: Iterable[int]) -> dict[int, bytes]:
         uids = list(uids)

@@ -84,7 +84,10 @@ class SmtpSender:
                 raise TemporaryFailure(f"connect {self.params.host}:{self.params.port}: "
                                        f"{type(exc).__name__}: {exc}", connection=True) from exc
         try:
-            refused = self.conn.sendmail(from_address, recipients, raw)
+            if len(raw) > STREAM_ABOVE:
+                refused = _sendmail_streamed(self.conn, from_address, recipients, raw)
+            else:
+                refused = self.conn.sendmail(from_address, recipients, raw)
         except smtplib.SMTPRecipientsRefused as exc:
             self._drop()
             codes = [c for c, _ in exc.recipients.values()]
@@ -120,6 +123,69 @@ class SmtpSender:
             except Exception:  # noqa: BLE001
                 pass
         self.conn = None
+
+
+STREAM_ABOVE = 1024 * 1024  # bytes: larger mails are sent in chunks, not as one dot-stuffed copy
+_STREAM_CHUNK = 1024 * 1024
+_LEADING_DOT = re.compile(rb"(?m)^\.")  # smtplib's own dot-stuffing rule (RFC 5321 §4.5.2)
+
+
+def _sendmail_streamed(conn: smtplib.SMTP, from_address: str, recipients: list[str], raw: bytes) -> dict:
+    """smtplib.SMTP.sendmail for a large message, without its three whole copies (dot-stuffed, with
+    CRLF appended, with the final "." appended): the DATA is written dot-stuffed chunk by chunk.
+    The same commands, replies and exceptions as sendmail."""
+    conn.ehlo_or_helo_if_needed()
+    options = [f"size={len(raw)}"] if conn.does_esmtp and conn.has_extn("size") else []
+    code, reply = conn.mail(from_address, options)
+    if code != 250:
+        if code == 421:
+            conn.close()
+        else:
+            _rset(conn)
+        raise smtplib.SMTPSenderRefused(code, reply, from_address)
+    refused: dict = {}
+    for rcpt in recipients:
+        code, reply = conn.rcpt(rcpt)
+        if code not in (250, 251):
+            refused[rcpt] = (code, reply)
+        if code == 421:
+            conn.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(recipients):
+        _rset(conn)
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = conn.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    view = memoryview(raw)
+    pos = 0
+    while pos < len(raw):
+        end = min(len(raw), pos + _STREAM_CHUNK)
+        chunk = bytearray()
+        last = pos
+        for match in _LEADING_DOT.finditer(raw, pos, end):  # "^" matches only at real line starts
+            chunk += view[last:match.start()]
+            chunk += b"."
+            last = match.start()
+        chunk += view[last:end]
+        conn.send(chunk)
+        pos = end
+    conn.send(b".\r\n" if raw.endswith(b"\r\n") else b"\r\n.\r\n")
+    code, reply = conn.getreply()
+    if code != 250:
+        if code == 421:
+            conn.close()
+        else:
+            _rset(conn)
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+def _rset(conn: smtplib.SMTP) -> None:
+    try:
+        conn.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
 
 
 @dataclass(frozen=True)
@@ -179,7 +245,8 @@ def _erase_secret(raw: bytes) -> bytes:
     """Keep the identifying headers of a sent mail that carried a password, drop its body.
 
     Works on the bytes we generated ourselves (CRLF, folded headers), so no MIME parsing is needed."""
-    head = raw.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    end = raw.find(b"\r\n\r\n")
+    head = (raw[:end] if end >= 0 else raw) + b"\r\n"  # no copy of the (possibly large) body
     kept = b"".join(m.group(0) for m in _HEADER_RE.finditer(head) if m.group(1).lower() in _KEEP_HEADERS)
     body = SECRET_PLACEHOLDER.replace("\n", "\r\n").encode("utf-8")
     return (kept + b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
@@ -235,6 +302,7 @@ def _flush_batch(factory: sessionmaker[Session], sender: Sender, from_address: s
             recipients, raw = list(row.recipients), row.raw
         try:
             sender.send(from_address, recipients, raw)
+            del raw  # the next transaction loads the row again; a large mail is not held twice
         except TemporaryFailure as exc:
             _after_failure(factory, row_id, str(exc), now, max_attempts, on_failed, result)
             if exc.connection:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import email
+import secrets
 import email.utils
 import logging
 import mimetypes
@@ -292,6 +293,9 @@ _KNOWN_HEADERS = {"from", "sender", "to", "cc", "subject", "date", "message-id",
                   "in-reply-to", "references", "x-mailer"}
 
 
+_FOUR_VISIBLE = re.compile(rb"\s*\S\s*\S\s*\S\s*\S")  # len(data.strip()) >= 4, without a copy
+
+
 def _prepare(raw: bytes, defects: list[str]) -> bytes:
     """Reject what is not RFC 822 at all; strip a BOM, leading blank lines and an mbox envelope."""
     if not isinstance(raw, (bytes, bytearray, memoryview)):
@@ -308,7 +312,7 @@ def _prepare(raw: bytes, defects: list[str]) -> bytes:
     if len(stripped) != len(data):
         defects.append("leading blank lines stripped")
         data = stripped
-    if len(data.strip()) < 4:
+    if not _FOUR_VISIBLE.match(data):
         raise ParseError(f"empty or truncated message ({len(raw)} bytes)")
     if _MBOX_FROM.match(data):
         data = _first_mbox_message(data)
@@ -392,6 +396,97 @@ def _bare_split(data: bytes) -> Message:
     return msg
 
 
+# --------------------------------------------------------------------------- large bodies set aside
+
+# A large attachment is mostly one run of base64 lines. Parsing it through the stdlib costs ~8x its size
+# (the message as str, one str per line, the joined payload, mail-parser's copy), so before parsing such
+# runs are replaced by a one-line token and decoded later straight from the raw bytes: the parser sees a
+# skeleton of a few KiB, and the decoded attachment is the only extra copy.
+SPOOL_MIN_RUN = 256 * 1024  # bytes of consecutive base64-alphabet lines worth setting aside
+# One character class, so the regex engine keeps no per-line backtracking state over a 25 MB run; at
+# least 64 characters, so the words of a large text body are skipped inside the engine (a failed attempt
+# costs at most 64 steps), not one by one in Python.
+_B64_CHARS = re.compile(rb"[A-Za-z0-9+/=\r\n]{64,}")
+_B64_VALID = re.compile(rb"[A-Za-z0-9+/\r\n]*={0,2}")
+
+
+@dataclass
+class _Spool:
+    """Runs of the raw message set aside before parsing: token -> (start, end) offsets in `data`."""
+
+    data: bytes
+    runs: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def text(self, token: str) -> str:
+        start, end = self.runs[token]
+        return self.data[start:end].decode("ascii")
+
+    def decode(self, token: str) -> bytes:
+        start, end = self.runs[token]
+        return binascii.a2b_base64(memoryview(self.data)[start:end])  # ignores the line breaks
+
+    def restore_text(self, value: str) -> str:
+        for token in self.runs:
+            if token in value:
+                value = value.replace(token, self.text(token))
+        return value
+
+    def restore_tree(self, message: object) -> None:
+        """Put the set-aside text back into every part of `message` (before it is re-serialised)."""
+        if not isinstance(message, Message):
+            return
+        for part in message.walk():
+            stored = getattr(part, "_payload", None)
+            if isinstance(stored, str):
+                restored = self.restore_text(stored)
+                if restored is not stored:
+                    part.set_payload(restored)
+
+
+def _set_aside(data: bytes, min_run: int | None = None) -> tuple[bytes, _Spool | None]:
+    """The message with every long, valid base64 run replaced by a token (kept in the returned _Spool).
+
+    A run is whole lines of the base64 alphabet, from the start of its first line to the end of its last
+    line's characters (the line break after it stays, so the parser sees the same structure)."""
+    min_run = SPOOL_MIN_RUN if min_run is None else min_run
+    if len(data) < min_run:
+        return data, None
+    body = _header_block_end(data, len(data))
+    spool = _Spool(data)
+    view = memoryview(data)
+    pieces: list[object] = [view[:body]]
+    pos = body
+    nonce = secrets.token_hex(8)
+    for match in _B64_CHARS.finditer(data, body):
+        start, end = match.span()
+        if end - start < min_run:
+            continue
+        if start > 0 and data[start - 1:start] != b"\n":  # begins inside a line: skip to the next one
+            start = data.find(b"\n", start, end) + 1
+            if start == 0:
+                continue
+        if end < len(data) and data[end:end + 1] not in (b"\r", b"\n"):  # ends inside a line
+            end = data.rfind(b"\n", start, end)
+            if end < 0:
+                continue
+        while start < end and data[start] in b"\r\n":
+            start += 1
+        while end > start and data[end - 1] in b"\r\n":
+            end -= 1
+        if end - start < min_run or not _B64_VALID.fullmatch(data, start, end):
+            continue
+        if (end - start - data.count(b"\n", start, end) - data.count(b"\r", start, end)) % 4:
+            continue  # not whole base64 quanta: let the parser see it as it is
+        token = f"MailbotSetAside{nonce}N{len(spool.runs):05d}AAA"  # 40 characters: valid base64 itself
+        spool.runs[token] = (start, end)
+        pieces += [view[pos:start], token.encode("ascii")]
+        pos = end
+    if not spool.runs:
+        return data, None
+    pieces.append(view[pos:])
+    return b"".join(pieces), spool  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------- MIME walk
 
 _ENCRYPTED_TYPES = {"multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime"}
@@ -425,6 +520,7 @@ class _Walk:
     html: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    spool: _Spool | None = None
 
     def note(self, text: str) -> None:
         if text not in self.defects:
@@ -535,7 +631,19 @@ def _leaf_bytes(part: Message, walk: _Walk) -> bytes:
     """Transfer-decoded content; message/* parts are re-serialised as a whole message."""
     payload = part.get_payload()
     if isinstance(payload, list):  # message/rfc822, message/delivery-status in compat32
+        if walk.spool:
+            for sub in payload:
+                walk.spool.restore_tree(sub)
         return b"".join(_message_bytes(sub) for sub in payload if isinstance(sub, Message))
+    stored = getattr(part, "_payload", None)  # as parsed: get_payload() may have charset-decoded it
+    if walk.spool and isinstance(stored, str):
+        token = stored.strip()
+        if token in walk.spool.runs and str(part.get("content-transfer-encoding", "")).lower() == "base64":
+            return walk.spool.decode(token)  # what get_payload(decode=True) gives for valid base64
+        restored = walk.spool.restore_text(stored)
+        if restored is not stored:
+            part.set_payload(restored)
+            payload = part.get_payload()
     try:
         data = part.get_payload(decode=True)
     except Exception as exc:
@@ -654,11 +762,13 @@ def parse_message(raw: bytes, *, max_attachments: int = 50, max_depth: int = 10,
     defects: list[str] = []
     data = _prepare(raw, defects)
     data = _repair_header_block(data, max_header_bytes, defects)
-    message, parser = _parse_tree(data, max_depth, defects)
+    skeleton, spool = _set_aside(data)
+    message, parser = _parse_tree(skeleton, max_depth, defects)
+    del skeleton
     headers = _header_map(message)
     if not headers.keys() & _KNOWN_HEADERS:
         raise ParseError("no RFC 822 header (From, To, Subject, Date, Message-ID, ...) found")
-    walk = _Walk(max_attachments=max_attachments, max_depth=max_depth, defects=defects)
+    walk = _Walk(max_attachments=max_attachments, max_depth=max_depth, defects=defects, spool=spool)
     _walk(message, walk)
     return _assemble(message, parser, headers, walk)
 

@@ -194,7 +194,7 @@ def fetch_new(app: App, mb: ImapMailbox, now: datetime, result: PollResult) -> t
         batch = uids[i:i + imap.batch_size]
         sizes = mb.sizes(batch)
         small = [u for u in batch if sizes.get(u, 0) <= limit]
-        raws = mb.fetch_raw(small)
+        raws = mb.fetch_raw(small, sizes)
         heads = mb.fetch_headers([u for u in batch if u not in raws])
         for uid in batch:
             if uid in raws:
@@ -267,6 +267,7 @@ def process_one(s: Session, app: App, row: InboundMessage, now: datetime) -> Non
         row.kind = "unparseable"
         quarantine(s, app, row, f"parse error: {exc}", now)
         return
+    del raw  # a large message is not needed again: the parsed copy is what the intake uses
     route(s, app, row, mail, now)
 
 
