@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         ["  outcome", f"{child['summary']}; {in_review} cases AWAITING_REVIEW, {len(acks)} ack, "
                       f"{len(reviews)} review_request at the SMTP server"],
         ["requests/s (all cycles until every ack and review_request is sent)", f"{rate:.1f} (target >= {TARGET:.0f}: {verdict(rate >= TARGET)})"],
-        ["CPU seconds of the poll process (load-independent)",
+        ["CPU seconds of the poll process and its helper (load-independent)",
          f"{child['cpu_seconds']:.2f} s = {n / child['cpu_seconds']:.1f} requests per CPU-second"],
         ["load average after", loadavg()],
         ["mailbot / raw fetch", f"{t_bot / t_raw:.1f}x"],

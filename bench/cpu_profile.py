@@ -50,7 +50,7 @@ flush(app.factory, Null(), "lpse@x.go.id", now)
 t2=time.process_time()
 if prof:
     pr.disable()
-    st = pstats.Stats(pr); st.sort_stats(sys.argv[sys.argv.index("--profile") + 1] if len(sys.argv) > sys.argv.index("--profile") + 1 else "cumulative").print_stats(45)
+    st = pstats.Stats(pr); st.sort_stats(sys.argv[sys.argv.index("--profile") + 1] if len(sys.argv) > sys.argv.index("--profile") + 1 else "cumulative").print_stats(int(__import__("os").environ.get("NSTATS", "45")))
 print(f"process {1000*(t1-t)/N:.1f} ms/req, flush {1000*(t2-t1)/N:.1f} ms/req, total {N/(t2-t):.1f} req/CPU-s")
 app.engine.dispose()
 import shutil

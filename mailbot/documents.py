@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import io
 import logging
 import re
 import warnings
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pypdf import PageObject, PdfReader
@@ -194,6 +196,27 @@ _REFUSED: dict[str, str] = {
 }
 
 
+# Results of pdf_text computed ahead by a helper process (mailbot.prefetch), by SHA-256 of the file.
+_prepared: dict[str, tuple[str, str | None]] | None = None
+
+
+@contextmanager
+def prepared_pdf_texts(texts: dict[str, tuple[str, str | None]]) -> Iterator[None]:
+    """While one message is processed, analyse_file takes pdf_text's result from `texts` when it has it."""
+    global _prepared
+    _prepared = texts
+    try:
+        yield
+    finally:
+        _prepared = None
+
+
+def _prepared_pdf_text(data: bytes) -> tuple[str, str | None] | None:
+    if not _prepared:
+        return None
+    return _prepared.get(hashlib.sha256(data).hexdigest())
+
+
 def analyse_file(
     filename: str, data: bytes, kinds: Sequence[DocumentKind] = DEFAULT_KINDS
 ) -> FileAnalysis:
@@ -207,7 +230,7 @@ def analyse_file(
         return FileAnalysis(file_type, by_name, True, None, True, "")
     if file_type not in ACCEPTED_TYPES:
         return _unusable(file_type, by_name, file_type)
-    text, problem = pdf_text(data)
+    text, problem = _prepared_pdf_text(data) or pdf_text(data)
     if problem is not None:
         return _unusable(file_type, by_name, problem)
     if not text.strip():

@@ -292,40 +292,55 @@ def _flush_batch(factory: sessionmaker[Session], sender: Sender, from_address: s
         due = s.scalars(select(Outbox.id).where(Outbox.status.in_(("pending", "sending")),
                                                  Outbox.next_attempt_at <= now)
                         .order_by(Outbox.id).limit(limit)).all()
-    for row_id in due:
-        with transaction(factory) as s:
-            row = s.get(Outbox, row_id)
-            if row is None or row.status not in ("pending", "sending"):
+    # A sent row is recorded in the same transaction that marks the next one `sending`: one commit per
+    # mail, and the crash window (accepted by SMTP, not yet recorded) is as narrow as before.
+    sent_row: int | None = None
+    try:
+        for row_id in due:
+            with transaction(factory) as s:
+                if sent_row is not None:
+                    _record_sent(s, sent_row, now, on_sent, result)
+                    sent_row = None
+                row = s.get(Outbox, row_id)
+                if row is None or row.status not in ("pending", "sending"):
+                    continue
+                row.status = "sending"
+                row.attempts += 1
+                recipients, raw, template = list(row.recipients), row.raw, row.template
+            try:
+                sender.send(from_address, recipients, raw)
+                del raw  # the next transaction loads the row again; a large mail is not held twice
+            except TemporaryFailure as exc:
+                _after_failure(factory, row_id, str(exc), now, max_attempts, on_failed, result)
+                if exc.connection:
+                    log.warning("SMTP unreachable: the remaining mail waits for the next flush")
+                    return False
                 continue
-            row.status = "sending"
-            row.attempts += 1
-            recipients, raw = list(row.recipients), row.raw
-        try:
-            sender.send(from_address, recipients, raw)
-            del raw  # the next transaction loads the row again; a large mail is not held twice
-        except TemporaryFailure as exc:
-            _after_failure(factory, row_id, str(exc), now, max_attempts, on_failed, result)
-            if exc.connection:
-                log.warning("SMTP unreachable: the remaining mail waits for the next flush")
-                return False
-            continue
-        except PermanentFailure as exc:
-            _after_failure(factory, row_id, str(exc), now, 0, on_failed, result)
-            continue
-        with transaction(factory) as s:
-            row = s.get(Outbox, row_id)
-            assert row is not None
-            row.status = "sent"
-            row.sent_at = now
-            row.last_error = ""
-            if row.contains_secret:
-                row.raw = _erase_secret(row.raw)
-                result.secrets_erased += 1
-            if on_sent is not None:
-                on_sent(s, row)
-        result.sent += 1
-        log.info("sent %s to %d recipient(s) (outbox %d)", row.template, len(recipients), row_id)
+            except PermanentFailure as exc:
+                _after_failure(factory, row_id, str(exc), now, 0, on_failed, result)
+                continue
+            sent_row = row_id
+            result.sent += 1
+            log.info("sent %s to %d recipient(s) (outbox %d)", template, len(recipients), row_id)
+    finally:
+        if sent_row is not None:
+            with transaction(factory) as s:
+                _record_sent(s, sent_row, now, on_sent, result)
     return len(due) == limit
+
+
+def _record_sent(s: Session, row_id: int, now: datetime, on_sent: Callable[[Session, Outbox], None] | None,
+                 result: FlushResult) -> None:
+    row = s.get(Outbox, row_id)
+    assert row is not None
+    row.status = "sent"
+    row.sent_at = now
+    row.last_error = ""
+    if row.contains_secret:
+        row.raw = _erase_secret(row.raw)
+        result.secrets_erased += 1
+    if on_sent is not None:
+        on_sent(s, row)
 
 
 def _after_failure(factory: sessionmaker[Session], row_id: int, error: str, now: datetime,

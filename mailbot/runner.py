@@ -14,18 +14,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from mailbot import cases as C
 from mailbot.app import App
 from mailbot.commands import parse_command, redact_raw_message
 from mailbot.db import make_durable, scrub, transaction
+from mailbot.documents import prepared_pdf_texts
 from mailbot.intake import quarantine, route
 from mailbot.mailbox import ImapMailbox, MailboxError
 from mailbot.models import Case, CaseStatus, InboundMessage, MailboxState, Outbox
 from mailbot.outbox import Sender, flush
 from mailbot.parse import ParseError, parse_message
+from mailbot.prefetch import Limits, Prefetcher, Prepared, prefetching
 from mailbot.workflow import on_credentials_accepted, on_timer
 
 log = logging.getLogger(__name__)
@@ -53,12 +55,14 @@ class PollResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    prefetched: int = 0  # messages whose parsing and PDF reading a helper process did (mailbot.prefetch)
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (f"fetched={self.fetched} processed={self.processed} ignored={self.ignored} "
                 f"duplicates={self.duplicates} quarantined={self.quarantined} moved={self.moved} "
                 f"timers={self.timers} sent={self.sent} retried={self.retried} failed={self.failed}"
+                + (f" prefetched={self.prefetched}" if self.prefetched else "")
                 + (f" errors={len(self.errors)}" if self.errors else ""))
 
 
@@ -104,8 +108,8 @@ def _store_new(app: App, folder: str, uidvalidity: int, uid: int, raw: bytes, no
                           failure=f"could not be stored: {type(exc).__name__}")
 
 
-def _store_row(app: App, folder: str, uidvalidity: int, uid: int, raw: bytes, now: datetime, reason: str,
-               failure: str = "") -> str:
+def _describe(app: App, raw: bytes, failure: str = "") -> tuple[str, str | None, str, str | None, bytes]:
+    """(SHA-256, Message-ID, sender, typed password, bytes to keep) of a fetched message."""
     sha = hashlib.sha256(raw).hexdigest()
     m = _MSGID_RE.search(raw[:65536])
     message_id = m.group(1).decode("ascii", "replace")[:900] if m else None
@@ -118,6 +122,12 @@ def _store_row(app: App, folder: str, uidvalidity: int, uid: int, raw: bytes, no
         if secret is not None and (len(secret) > MAX_PASSWORD or failure):
             secret = ""  # unusable: the decision is refused, the value is not kept
         raw = redact_raw_message(raw, [v for v in [secret, *_open_proposals(app)] if v])
+    return sha, message_id, sender, secret, raw
+
+
+def _store_row(app: App, folder: str, uidvalidity: int, uid: int, raw: bytes, now: datetime, reason: str,
+               failure: str = "") -> str:
+    sha, message_id, sender, secret, raw = _describe(app, raw, failure)
     with transaction(app.factory) as s:
         state = s.get(MailboxState, folder)
         assert state is not None
@@ -196,34 +206,104 @@ def fetch_new(app: App, mb: ImapMailbox, now: datetime, result: PollResult) -> t
         small = [u for u in batch if sizes.get(u, 0) <= limit]
         raws = mb.fetch_raw(small, sizes)
         heads = mb.fetch_headers([u for u in batch if u not in raws])
-        for uid in batch:
-            if uid in raws:
-                status = _store_new(app, folder, st.uidvalidity, uid, raws[uid], now)
-            else:
-                status = _store_new(app, folder, st.uidvalidity, uid, heads.get(uid, b""), now,
-                                    reason=f"message of {sizes.get(uid, 0)} bytes exceeds "
-                                           f"limits.max_message_bytes ({limit})")
+        items = [(uid, raws[uid], "") if uid in raws else
+                 (uid, heads.get(uid, b""), f"message of {sizes.get(uid, 0)} bytes exceeds "
+                                            f"limits.max_message_bytes ({limit})") for uid in batch]
+        del raws, heads
+        for status in _store_batch(app, folder, st.uidvalidity, items, now):
             result.fetched += status != "known"
             result.duplicates += status == "duplicate"
     return folder, st.uidvalidity
+
+
+def _store_batch(app: App, folder: str, uidvalidity: int, items: list[tuple[int, bytes, str]],
+                 now: datetime) -> list[str]:
+    """Commit a batch of fetched messages ((uid, raw, too-large reason)) in one transaction, with one
+    query each for known UIDs and duplicates; if anything in it fails, store them one by one instead
+    (where one bad message becomes a quarantined placeholder and cannot stall the others)."""
+    if len(items) > 1:
+        try:
+            return _store_rows(app, folder, uidvalidity, items, now)
+        except Exception:  # noqa: BLE001 - nothing of the batch was committed: take the careful path
+            log.warning("storing %d messages together failed; storing them one by one", len(items), exc_info=True)
+    return [_store_new(app, folder, uidvalidity, uid, raw, now, reason) for uid, raw, reason in items]
+
+
+def _store_rows(app: App, folder: str, uidvalidity: int, items: list[tuple[int, bytes, str]],
+                now: datetime) -> list[str]:
+    described = [(uid, reason, *_describe(app, raw)) for uid, raw, reason in items]
+    shas = {d[2] for d in described}
+    ids = {(d[3], d[4]) for d in described if d[3] and d[4]}
+    statuses: list[str] = []
+    with transaction(app.factory) as s:
+        state = s.get(MailboxState, folder)
+        assert state is not None
+        state.last_uid = max(state.last_uid, *(uid for uid, *_ in described))
+        state.updated_at = now
+        known = set(s.scalars(select(InboundMessage.uid).where(
+            InboundMessage.mailbox == folder, InboundMessage.uidvalidity == uidvalidity,
+            InboundMessage.uid.in_([uid for uid, *_ in described]))))
+        by_sha: dict[str, int | InboundMessage] = {}
+        for sha, row_id in s.execute(select(InboundMessage.sha256, func.min(InboundMessage.id))
+                                     .where(InboundMessage.sha256.in_(shas)).group_by(InboundMessage.sha256)):
+            by_sha[sha] = row_id
+        by_id: dict[tuple[str, str], int | InboundMessage] = {}
+        if ids:
+            for message_id, sender, row_id in s.execute(
+                    select(InboundMessage.message_id, InboundMessage.from_addr, func.min(InboundMessage.id))
+                    .where(InboundMessage.message_id.in_({m for m, _ in ids}))
+                    .group_by(InboundMessage.message_id, InboundMessage.from_addr)):
+                by_id.setdefault((message_id, sender), row_id)
+        for uid, reason, sha, message_id, sender, secret, raw in described:
+            if uid in known:
+                statuses.append("known")
+                continue
+            dup = by_sha.get(sha)
+            if dup is None and message_id and sender:
+                dup = by_id.get((message_id, sender))
+            row = InboundMessage(mailbox=folder, uidvalidity=uidvalidity, uid=uid, sha256=sha, secret=secret,
+                                 raw_blob=app.store.put(raw), size=len(raw), received_at=now,
+                                 message_id=message_id, from_addr=sender)
+            if dup is not None:
+                if isinstance(dup, InboundMessage):  # the first copy came in this same batch
+                    s.flush()
+                    dup = dup.id
+                row.status, row.kind, row.reason = "duplicate", "duplicate", f"same message as #{dup}"
+            elif reason:
+                row.kind, row.reason = "too_large", reason
+            s.add(row)
+            known.add(uid)
+            by_sha.setdefault(sha, row)
+            if message_id and sender:
+                by_id.setdefault((message_id, sender), row)
+            statuses.append(row.status or "new")
+    return statuses
 
 
 def process_pending(app: App, now: datetime, result: PollResult) -> None:
     """Process every committed-but-unprocessed message, one transaction each; failures are retried,
     then quarantined with the reason. One bad message never blocks the others."""
     with transaction(app.factory) as s:
-        ids = s.scalars(select(InboundMessage.id).where(InboundMessage.status == "new")
-                        .order_by(InboundMessage.id)).all()
+        pending = s.execute(select(InboundMessage.id, InboundMessage.raw_blob, InboundMessage.size,
+                                   InboundMessage.kind).where(InboundMessage.status == "new")
+                            .order_by(InboundMessage.id)).all()
         held_secrets = s.scalar(select(InboundMessage.id).where(InboundMessage.status == "new",
                                                                 InboundMessage.secret.is_not(None)).limit(1))
+    limits = app.settings.limits
+    helper_rows = [(row_id, str(app.store.path(blob)), size) for row_id, blob, size, kind in pending
+                   if kind != "too_large"]
     try:
-        _process_ids(app, ids, now, result)
+        with prefetching(helper_rows, Limits(limits.max_attachments, limits.max_depth, limits.max_header_bytes,
+                                             limits.max_attachment_bytes)) as helper:
+            _process_ids(app, [row[0] for row in pending], now, result, helper)
+            result.prefetched += helper.used if helper is not None else 0
     finally:
         if held_secrets is not None:
             scrub(app.engine)  # typed passwords were erased: leave no old page images behind
 
 
-def _process_ids(app: App, ids: list[int], now: datetime, result: PollResult) -> None:
+def _process_ids(app: App, ids: list[int], now: datetime, result: PollResult,
+                 helper: Prefetcher | None = None) -> None:
     for row_id in ids:
         # Count the attempt before trying, so a message that kills the process (out of memory, a hang
         # ended by a watchdog, kill -9) is still quarantined after max_attempts restarts.
@@ -241,7 +321,7 @@ def _process_ids(app: App, ids: list[int], now: datetime, result: PollResult) ->
             with transaction(app.factory) as s:
                 row = s.get(InboundMessage, row_id)
                 assert row is not None
-                process_one(s, app, row, now)
+                process_one(s, app, row, now, helper.take(row_id) if helper is not None else None)
                 row.secret = None  # whatever the route, a typed password is not kept past processing
                 status = row.status
         except Exception as exc:  # noqa: BLE001 - any failure of one message is recorded, never fatal
@@ -252,11 +332,21 @@ def _process_ids(app: App, ids: list[int], now: datetime, result: PollResult) ->
         result.quarantined += status == "quarantined"
 
 
-def process_one(s: Session, app: App, row: InboundMessage, now: datetime) -> None:
+def process_one(s: Session, app: App, row: InboundMessage, now: datetime,
+                prepared: Prepared | None = None) -> None:
+    """Route one stored message; `prepared` is the helper process's parse of it, when it had one."""
     if row.kind == "too_large":
         from mailbot.intake import reply_too_large
 
         reply_too_large(s, app, row, now)
+        return
+    if prepared is not None:
+        if prepared.mail is None:
+            row.kind = "unparseable"
+            quarantine(s, app, row, f"parse error: {prepared.parse_error}", now)
+            return
+        with prepared_pdf_texts(prepared.pdf_texts):
+            route(s, app, row, prepared.mail, now)
         return
     raw = app.store.get(row.raw_blob)
     limits = app.settings.limits
