@@ -304,19 +304,24 @@ def process_pending(app: App, now: datetime, result: PollResult) -> None:
 
 def _process_ids(app: App, ids: list[int], now: datetime, result: PollResult,
                  helper: Prefetcher | None = None) -> None:
-    for row_id in ids:
+    counted: int | None = None  # the row whose attempt the previous message's commit already counted
+    for i, row_id in enumerate(ids):
         # Count the attempt before trying, so a message that kills the process (out of memory, a hang
-        # ended by a watchdog, kill -9) is still quarantined after max_attempts restarts.
-        with transaction(app.factory) as s:
-            row = s.get(InboundMessage, row_id)
-            assert row is not None
-            row.attempts += 1
-            if row.attempts > app.settings.limits.max_attempts:
-                quarantine(s, app, row, f"processing did not finish in {row.attempts - 1} attempts "
-                                        f"(last error: {row.reason or 'the process stopped'})", now)
-                row.secret = None
-                result.quarantined += 1
-                continue
+        # ended by a watchdog, kill -9) is still quarantined after max_attempts restarts. In a backlog
+        # the count rides on the previous message's commit; otherwise it has a transaction of its own.
+        if counted != row_id:
+            with transaction(app.factory) as s:
+                row = s.get(InboundMessage, row_id)
+                assert row is not None
+                row.attempts += 1
+                if row.attempts > app.settings.limits.max_attempts:
+                    quarantine(s, app, row, f"processing did not finish in {row.attempts - 1} attempts "
+                                            f"(last error: {row.reason or 'the process stopped'})", now)
+                    row.secret = None
+                    result.quarantined += 1
+                    continue
+        counted = None
+        next_id = ids[i + 1] if i + 1 < len(ids) else None
         try:
             with transaction(app.factory) as s:
                 row = s.get(InboundMessage, row_id)
@@ -324,12 +329,24 @@ def _process_ids(app: App, ids: list[int], now: datetime, result: PollResult,
                 process_one(s, app, row, now, helper.take(row_id) if helper is not None else None)
                 row.secret = None  # whatever the route, a typed password is not kept past processing
                 status = row.status
+                counting = next_id if next_id is not None and _count_attempt(s, app, next_id) else None
+            counted = counting
         except Exception as exc:  # noqa: BLE001 - any failure of one message is recorded, never fatal
             log.exception("message %d failed", row_id)
             status = _record_failure(app, row_id, f"{type(exc).__name__}: {exc}", now)
         result.processed += status == "processed"
         result.ignored += status == "ignored"
         result.quarantined += status == "quarantined"
+
+
+def _count_attempt(s: Session, app: App, row_id: int) -> bool:
+    """Count the next message's attempt in this transaction, unless it is due for quarantine (that has
+    its own transaction and alert) or no longer waiting."""
+    row = s.get(InboundMessage, row_id)
+    if row is None or row.status != "new" or row.attempts + 1 > app.settings.limits.max_attempts:
+        return False
+    row.attempts += 1
+    return True
 
 
 def process_one(s: Session, app: App, row: InboundMessage, now: datetime,

@@ -10,7 +10,7 @@ from mailbot import samplepdf
 from mailbot.demo import request_email
 from mailbot.models import Case, InboundMessage, Outbox
 from mailbot.views import quarantine_list, quarantine_requeue
-from tests.conftest import ADMIN, PPK_A, Bot
+from tests.conftest import ADMIN, PPK_A, PPK_B, Bot
 from tests.test_intake import complete_request
 
 NAME, NIP, EMAIL = PPK_A[0], PPK_A[1], PPK_A[2]
@@ -164,6 +164,44 @@ def test_processing_failure_retried_then_quarantined(any_bot: Bot, monkeypatch) 
     assert any_bot.uids("INBOX") == []
     with any_bot.app.factory() as s:
         assert len(s.scalars(select(Case)).all()) == 1
+
+
+class _ProcessKilled(BaseException):
+    """Stands for kill -9 / out of memory: nothing in mailbot catches it."""
+
+
+def test_message_that_kills_the_process_mid_backlog_is_quarantined_after_max_attempts(
+        any_bot: Bot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Scenario: the second of three messages kills the process every time it is processed (its
+    attempt is counted in the first message's commit). After max_attempts restarts it is quarantined
+    with the reason, and the messages before and after it are processed once."""
+    import mailbot.runner as runner
+
+    real_route = runner.route
+
+    def deadly(s, app, row, mail, now):  # type: ignore[no-untyped-def]
+        if "DEADLY" in mail.subject:
+            raise _ProcessKilled()
+        return real_route(s, app, row, mail, now)
+
+    monkeypatch.setattr(runner, "route", deadly)
+    any_bot.append(complete_request("Permohonan pertama"))
+    any_bot.append(request_email(EMAIL, NAME, "DEADLY reset password", "x"))
+    any_bot.append(request_email(PPK_B[2], PPK_B[0], "Permohonan ketiga", f"NIP. {PPK_B[1]}"))
+    restarts = 0
+    while True:
+        try:
+            any_bot.poll()
+            break
+        except _ProcessKilled:
+            restarts += 1
+            assert restarts <= any_bot.app.settings.limits.max_attempts
+    assert restarts == any_bot.app.settings.limits.max_attempts
+    statuses = [(r.subject, r.status, r.attempts) for r in rows(any_bot)]
+    assert [st for _, st, _ in statuses] == ["processed", "quarantined", "processed"]
+    assert statuses[1][2] == any_bot.app.settings.limits.max_attempts + 1
+    assert "did not finish in" in rows(any_bot)[1].reason
+    assert len(any_bot.all(Case)) == 2 and len(any_bot.sent("quarantine_alert")) == 1
 
 
 def test_too_large_message_not_downloaded_and_sender_told(any_bot: Bot) -> None:
