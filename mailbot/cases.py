@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailbot import documents as docs
@@ -160,10 +160,13 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
         registry_by_sender=by_sender, open_duplicates=dups,
         today=now.astimezone(app.settings.tz).date())
     results = rules.evaluate(facts)
-    for old in s.scalars(select(Finding).where(Finding.case_id == case.id)):
-        s.delete(old)
-    for r in results:
-        s.add(Finding(case_id=case.id, code=r.code, ok=r.ok, message=r.message, created_at=now))
+    # Two statements for the whole set (not one INSERT … RETURNING per finding); the relationship is
+    # expired so case.findings is read back fresh.
+    s.execute(delete(Finding).where(Finding.case_id == case.id), execution_options={"synchronize_session": False})
+    if results:
+        s.execute(insert(Finding), [{"case_id": case.id, "code": r.code, "ok": r.ok, "message": r.message,
+                                     "created_at": now} for r in results])
+    s.expire(case, ["findings"])
     # Set after the queries above (which exclude this case), so it is flushed with the findings.
     if ppk is not None and case.ppk_id is None:
         case.ppk_id = ppk.id

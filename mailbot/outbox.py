@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.compose import Outgoing, build_raw, make_message_id
@@ -255,6 +255,7 @@ def _erase_secret(raw: bytes) -> bytes:
 
 def flush(factory: sessionmaker[Session], sender: Sender, from_address: str, now: datetime,
           max_attempts: int = 8, on_sent: Callable[[Session, Outbox], None] | None = None,
+          on_sent_templates: frozenset[str] | None = None,
           on_failed: Callable[[Session, Outbox], None] | None = None,
           limit: int = 500) -> FlushResult:
     """Send due rows. Each row: mark `sending` and commit, send, then mark `sent` and commit.
@@ -274,7 +275,8 @@ def flush(factory: sessionmaker[Session], sender: Sender, from_address: str, now
     try:
         while True:
             sent_before = result.sent + result.retried + result.failed
-            more = _flush_batch(factory, sender, from_address, now, max_attempts, on_sent, on_failed,
+            more = _flush_batch(factory, sender, from_address, now, max_attempts,
+                                _SentHook(on_sent, on_sent_templates), on_failed,
                                 limit, result)
             if not more or result.sent + result.retried + result.failed == sent_before:
                 break
@@ -284,7 +286,7 @@ def flush(factory: sessionmaker[Session], sender: Sender, from_address: str, now
 
 
 def _flush_batch(factory: sessionmaker[Session], sender: Sender, from_address: str, now: datetime,
-                 max_attempts: int, on_sent: Callable[[Session, Outbox], None] | None,
+                 max_attempts: int, on_sent: _SentHook,
                  on_failed: Callable[[Session, Outbox], None] | None, limit: int,
                  result: FlushResult) -> bool:
     """One batch of due rows; True when the batch was full and SMTP is reachable (look for more)."""
@@ -294,19 +296,23 @@ def _flush_batch(factory: sessionmaker[Session], sender: Sender, from_address: s
                         .order_by(Outbox.id).limit(limit)).all()
     # A sent row is recorded in the same transaction that marks the next one `sending`: one commit per
     # mail, and the crash window (accepted by SMTP, not yet recorded) is as narrow as before.
-    sent_row: int | None = None
+    sent_row: tuple[int, str, bool] | None = None  # (id, template, contains_secret)
     try:
         for row_id in due:
             with transaction(factory) as s:
                 if sent_row is not None:
-                    _record_sent(s, sent_row, now, on_sent, result)
+                    _record_sent(s, *sent_row, now, on_sent, result)
                     sent_row = None
-                row = s.get(Outbox, row_id)
-                if row is None or row.status not in ("pending", "sending"):
+                # One statement, no ORM object: the outbox flush is on every request's path.
+                picked = s.execute(
+                    update(Outbox).where(Outbox.id == row_id, Outbox.status.in_(("pending", "sending")))
+                    .values(status="sending", attempts=Outbox.attempts + 1)
+                    .returning(Outbox.recipients, Outbox.raw, Outbox.template, Outbox.contains_secret),
+                    execution_options={"synchronize_session": False}).first()
+                if picked is None:
                     continue
-                row.status = "sending"
-                row.attempts += 1
-                recipients, raw, template = list(row.recipients), row.raw, row.template
+                recipients, raw, template, contains_secret = list(picked[0]), picked[1], picked[2], picked[3]
+                del picked
             try:
                 sender.send(from_address, recipients, raw)
                 del raw  # the next transaction loads the row again; a large mail is not held twice
@@ -319,18 +325,33 @@ def _flush_batch(factory: sessionmaker[Session], sender: Sender, from_address: s
             except PermanentFailure as exc:
                 _after_failure(factory, row_id, str(exc), now, 0, on_failed, result)
                 continue
-            sent_row = row_id
+            sent_row = (row_id, template, contains_secret)
             result.sent += 1
             log.info("sent %s to %d recipient(s) (outbox %d)", template, len(recipients), row_id)
     finally:
         if sent_row is not None:
             with transaction(factory) as s:
-                _record_sent(s, sent_row, now, on_sent, result)
+                _record_sent(s, *sent_row, now, on_sent, result)
     return len(due) == limit
 
 
-def _record_sent(s: Session, row_id: int, now: datetime, on_sent: Callable[[Session, Outbox], None] | None,
-                 result: FlushResult) -> None:
+@dataclass(frozen=True)
+class _SentHook:
+    """What to call once a row is sent; `templates` limits it to rows of those templates (None: all)."""
+
+    call: Callable[[Session, Outbox], None] | None
+    templates: frozenset[str] | None
+
+    def wants(self, template: str) -> bool:
+        return self.call is not None and (self.templates is None or template in self.templates)
+
+
+def _record_sent(s: Session, row_id: int, template: str, contains_secret: bool, now: datetime,
+                 on_sent: _SentHook, result: FlushResult) -> None:
+    if not contains_secret and not on_sent.wants(template):
+        s.execute(update(Outbox).where(Outbox.id == row_id).values(status="sent", sent_at=now, last_error=""),
+                  execution_options={"synchronize_session": False})
+        return
     row = s.get(Outbox, row_id)
     assert row is not None
     row.status = "sent"
@@ -339,8 +360,8 @@ def _record_sent(s: Session, row_id: int, now: datetime, on_sent: Callable[[Sess
     if row.contains_secret:
         row.raw = _erase_secret(row.raw)
         result.secrets_erased += 1
-    if on_sent is not None:
-        on_sent(s, row)
+    if on_sent.wants(template) and on_sent.call is not None:
+        on_sent.call(s, row)
 
 
 def _after_failure(factory: sessionmaker[Session], row_id: int, error: str, now: datetime,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import pickle
 import subprocess
 import sys
@@ -84,8 +85,12 @@ class Prefetcher:
         self.lock = threading.Condition()
         self.used = 0
         self.broken = False
+        # The helper imports this same mailbot, even when it is not installed (run from a checkout).
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[1]),
+                                                         env.get("PYTHONPATH", "")) if p)
         self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", "mailbot.prefetch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            [sys.executable, "-m", "mailbot.prefetch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.reader = threading.Thread(target=self._read, name="mailbot-prefetch", daemon=True)
         self.reader.start()
         self._fill()

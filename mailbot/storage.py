@@ -27,6 +27,7 @@ class BlobStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = Path(data_dir) / "blobs"
+        self._dirs: set[str] = set()  # fan-out directories known to exist (a mkdir costs ~0.3 ms)
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:]
@@ -36,8 +37,14 @@ class BlobStore:
         target = self.path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, data)
+        if target.parent.name not in self._dirs:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(target.parent.name)
+        try:
+            write_atomic(target, data)
+        except FileNotFoundError:  # the directory was removed behind our back: make it again
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, data)
         return digest
 
     def get(self, sha256: str) -> bytes:
