@@ -59,6 +59,7 @@ class SmtpSettings:
     from_name: str = "LPSE"
     timeout_seconds: int = 30
     ca_file: str = ""
+    connections: int = 3  # SMTP connections a flush uses at once (a backlog's mail goes out in parallel)
 
 
 @dataclass(frozen=True)
@@ -319,8 +320,11 @@ def _smtp(r: _Reader) -> SmtpSettings:
         from_name=r.get("from_name", str, d.from_name),
         timeout_seconds=_positive(r.get("timeout_seconds", int, d.timeout_seconds), "smtp.timeout_seconds"),
         ca_file=_ca_file(r, "smtp"),
+        connections=_positive(r.get("connections", int, d.connections), "smtp.connections"),
     )
     r.finish()
+    if s.connections > 10:
+        raise ConfigError("smtp.connections: at most 10 (mail servers limit connections per client)")
     if s.username and not s.password_env:
         raise ConfigError("smtp.password_env: required when smtp.username is set")
     return s

@@ -274,6 +274,7 @@ class ReceivedMail:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    peer: tuple[str, int] | None = None  # the client's address and port: one per SMTP connection
 
     @property
     def message(self) -> EmailMessage:
@@ -300,7 +301,8 @@ class _CaptureHandler:
                 return self.failures.pop(0)
             content = envelope.original_content or envelope.content or b""
             data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-            self.messages.append(ReceivedMail(envelope.mail_from or "", list(envelope.rcpt_tos), data))
+            peer = tuple(session.peer[:2]) if isinstance(session.peer, tuple) else None
+            self.messages.append(ReceivedMail(envelope.mail_from or "", list(envelope.rcpt_tos), data, peer))
             self.lock.notify_all()
         return "250 2.0.0 Message accepted for delivery"
 

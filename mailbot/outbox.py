@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import queue
 import re
 import smtplib
 import ssl
 import socket
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
@@ -253,17 +256,22 @@ def _erase_secret(raw: bytes) -> bytes:
             b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)
 
 
-def flush(factory: sessionmaker[Session], sender: Sender, from_address: str, now: datetime,
+def flush(factory: sessionmaker[Session], sender: Sender | Sequence[Sender], from_address: str, now: datetime,
           max_attempts: int = 8, on_sent: Callable[[Session, Outbox], None] | None = None,
           on_sent_templates: frozenset[str] | None = None,
           on_failed: Callable[[Session, Outbox], None] | None = None,
           limit: int = 500) -> FlushResult:
-    """Send due rows. Each row: mark `sending` and commit, send, then mark `sent` and commit.
+    """Send due rows. Each row: mark `sending` and commit, send, then mark `sent` in a later commit.
 
-    A crash between SMTP acceptance and the second commit leaves the row in `sending`; the next
+    With several senders (one SMTP connection each, `smtp.connections`), that many mails are on the
+    wire at once, once the first one of the flush has gone through (so an unreachable server costs one
+    attempt, as with one connection). The database work stays in the calling thread.
+
+    A crash between SMTP acceptance and the recording commit leaves the row in `sending`; the next
     flush resends it with the same Message-ID (receivers collapse duplicates by Message-ID). This
-    is the only window where a duplicate is possible, and it is one SMTP round-trip wide.
+    is the only window where a duplicate is possible: one SMTP round-trip wide, for each connection.
     """
+    senders = [sender] if not isinstance(sender, Sequence) else list(sender)
     result = FlushResult(failed_rows=[])
     with transaction(factory) as s:
         for row in s.scalars(select(Outbox).where(Outbox.status == "sending")):
@@ -272,66 +280,123 @@ def flush(factory: sessionmaker[Session], sender: Sender, from_address: str, now
             result.reconciled += 1
             log.warning("outbox %d (%s) was being sent when the process stopped; resending with the "
                         "same Message-ID %s", row.id, row.template, row.message_id)
+    pool = ThreadPoolExecutor(max_workers=len(senders), thread_name_prefix="mailbot-smtp") \
+        if len(senders) > 1 else None
     try:
         while True:
             sent_before = result.sent + result.retried + result.failed
-            more = _flush_batch(factory, sender, from_address, now, max_attempts,
-                                _SentHook(on_sent, on_sent_templates), on_failed,
-                                limit, result)
+            more = _flush_batch(factory, _Wire(senders, pool, from_address), now, max_attempts,
+                                _SentHook(on_sent, on_sent_templates), on_failed, limit, result)
             if not more or result.sent + result.retried + result.failed == sent_before:
                 break
     finally:
-        sender.close()
+        if pool is not None:
+            pool.shutdown(wait=True)
+        for one in senders:
+            one.close()
     return result
 
 
-def _flush_batch(factory: sessionmaker[Session], sender: Sender, from_address: str, now: datetime,
-                 max_attempts: int, on_sent: _SentHook,
-                 on_failed: Callable[[Session, Outbox], None] | None, limit: int,
+class _Wire:
+    """Hands mails to idle senders: in the calling thread with one sender, in a thread pool with more."""
+
+    def __init__(self, senders: list[Sender], pool: ThreadPoolExecutor | None, from_address: str) -> None:
+        self.idle: queue.SimpleQueue[Sender] = queue.SimpleQueue()
+        for one in senders:
+            self.idle.put(one)
+        self.width = len(senders)
+        self.pool = pool
+        self.from_address = from_address
+
+    def _send(self, recipients: list[str], raw: bytes) -> Exception | None:
+        one = self.idle.get()
+        try:
+            one.send(self.from_address, recipients, raw)
+            return None
+        except (TemporaryFailure, PermanentFailure) as exc:
+            return exc
+        finally:
+            self.idle.put(one)
+
+    def submit(self, recipients: list[str], raw: bytes) -> Future[Exception | None]:
+        if self.pool is not None:
+            return self.pool.submit(self._send, recipients, raw)
+        done: Future[Exception | None] = Future()
+        done.set_result(self._send(recipients, raw))
+        return done
+
+
+def _flush_batch(factory: sessionmaker[Session], wire: _Wire, now: datetime, max_attempts: int,
+                 on_sent: _SentHook, on_failed: Callable[[Session, Outbox], None] | None, limit: int,
                  result: FlushResult) -> bool:
     """One batch of due rows; True when the batch was full and SMTP is reachable (look for more)."""
     with transaction(factory) as s:
         due = s.scalars(select(Outbox.id).where(Outbox.status.in_(("pending", "sending")),
                                                  Outbox.next_attempt_at <= now)
                         .order_by(Outbox.id).limit(limit)).all()
-    # A sent row is recorded in the same transaction that marks the next one `sending`: one commit per
-    # mail, and the crash window (accepted by SMTP, not yet recorded) is as narrow as before.
-    sent_row: tuple[int, str, bool] | None = None  # (id, template, contains_secret)
+    # Sent rows are recorded in the transaction that marks the next row `sending`: one commit per mail,
+    # and the crash window (accepted by SMTP, not yet recorded) stays as narrow as the sending itself.
+    sent_rows: list[tuple[int, str, bool]] = []  # (id, template, contains_secret)
+    in_flight: dict[Future[Exception | None], tuple[int, str, bool, frozenset[str]]] = {}
+    unreachable = False
+
+    def settle(futures: Iterable[Future[Exception | None]]) -> None:
+        nonlocal unreachable
+        for future in futures:
+            row_id, template, contains_secret, to = in_flight.pop(future)
+            exc = future.result()
+            if exc is None:
+                sent_rows.append((row_id, template, contains_secret))
+                result.sent += 1
+                log.info("sent %s to %d recipient(s) (outbox %d)", template, len(to), row_id)
+            elif isinstance(exc, TemporaryFailure):
+                _after_failure(factory, row_id, str(exc), now, max_attempts, on_failed, result)
+                unreachable = unreachable or exc.connection
+            else:
+                _after_failure(factory, row_id, str(exc), now, 0, on_failed, result)
+
+    def record(s: Session) -> None:
+        for row in sent_rows:
+            _record_sent(s, *row, now, on_sent, result)
+
     try:
         for row_id in due:
+            # One mail at a time until one has gone through, then as many as there are connections.
+            width = wire.width if result.sent else 1
+            while in_flight and (len(in_flight) >= width or unreachable):
+                settle(wait(in_flight, return_when=FIRST_COMPLETED)[0])
+            if unreachable:
+                break
             with transaction(factory) as s:
-                if sent_row is not None:
-                    _record_sent(s, *sent_row, now, on_sent, result)
-                    sent_row = None
+                record(s)
                 # One statement, no ORM object: the outbox flush is on every request's path.
                 picked = s.execute(
                     update(Outbox).where(Outbox.id == row_id, Outbox.status.in_(("pending", "sending")))
                     .values(status="sending", attempts=Outbox.attempts + 1)
                     .returning(Outbox.recipients, Outbox.raw, Outbox.template, Outbox.contains_secret),
                     execution_options={"synchronize_session": False}).first()
-                if picked is None:
-                    continue
-                recipients, raw, template, contains_secret = list(picked[0]), picked[1], picked[2], picked[3]
-                del picked
-            try:
-                sender.send(from_address, recipients, raw)
-                del raw  # the next transaction loads the row again; a large mail is not held twice
-            except TemporaryFailure as exc:
-                _after_failure(factory, row_id, str(exc), now, max_attempts, on_failed, result)
-                if exc.connection:
-                    log.warning("SMTP unreachable: the remaining mail waits for the next flush")
-                    return False
+            sent_rows.clear()
+            if picked is None:
                 continue
-            except PermanentFailure as exc:
-                _after_failure(factory, row_id, str(exc), now, 0, on_failed, result)
-                continue
-            sent_row = (row_id, template, contains_secret)
-            result.sent += 1
-            log.info("sent %s to %d recipient(s) (outbox %d)", template, len(recipients), row_id)
+            recipients, template, contains_secret = list(picked[0]), picked[2], picked[3]
+            # Mail to one person arrives in the order it was queued: wait for any still on the wire to them.
+            waiting_for = {f for f, (_, _, _, to) in in_flight.items() if to & set(recipients)}
+            if waiting_for:
+                settle(wait(waiting_for)[0])
+            future = wire.submit(recipients, picked[1])
+            del picked  # a large mail is not held while the next ones are prepared
+            in_flight[future] = (row_id, template, contains_secret, frozenset(recipients))
+        while in_flight:
+            settle(wait(in_flight, return_when=FIRST_COMPLETED)[0])
     finally:
-        if sent_row is not None:
+        if in_flight:  # an exception ends the loop: whatever is on the wire still gets its outcome
+            settle(wait(in_flight)[0])
+        if sent_rows:
             with transaction(factory) as s:
-                _record_sent(s, *sent_row, now, on_sent, result)
+                record(s)
+    if unreachable:
+        log.warning("SMTP unreachable: the remaining mail waits for the next flush")
+        return False
     return len(due) == limit
 
 

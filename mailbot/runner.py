@@ -481,7 +481,8 @@ def _on_failed(app: App, now: datetime):  # type: ignore[no-untyped-def]
 
 
 def flush_outbox(app: App, now: datetime, result: PollResult, sender: Sender | None = None) -> None:
-    r = flush(app.factory, sender or app.smtp_sender(), app.settings.smtp.from_address, now,
+    senders = [sender] if sender is not None else [app.smtp_sender() for _ in range(app.settings.smtp.connections)]
+    r = flush(app.factory, senders, app.settings.smtp.from_address, now,
               max_attempts=app.settings.limits.smtp_max_attempts, on_sent=_on_sent(app, now),
               on_sent_templates=frozenset({"credentials"}),
               on_failed=_on_failed(app, now))
