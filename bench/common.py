@@ -285,12 +285,16 @@ def append_many(w: World, folder: str, raws: Sequence[bytes]) -> float:
 
 # -- measuring -----------------------------------------------------------------------------
 def proc_status() -> dict[str, int]:
-    """VmRSS / VmHWM of this process in KiB."""
+    """VmRSS / VmHWM of this process in KiB, and the peak RSS of its finished children (mailbot's
+    prefetch helper) as HelperHWM."""
+    import resource
+
     out: dict[str, int] = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         key = line.split(":", 1)[0]
         if key in ("VmRSS", "VmHWM"):
             out[key] = int(line.split()[1])
+    out["HelperHWM"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return out
 
 

@@ -154,10 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         m = many(n)
         s = m["samples"]
         rows = [[x["done"], x["processed"], x["sent"], f"{x['seconds']:.1f}", f"{x['VmRSS'] / 1024:.1f}",
-                 f"{x['VmHWM'] / 1024:.1f}"] for x in s]
+                 f"{x['VmHWM'] / 1024:.1f}", f"{x.get('HelperHWM', 0) / 1024:.1f}"] for x in s]
         print(table(f"memory: RSS over {n} complete requests (rounds of {ROUND}; child process; "
                     f"RSS at start {m['ready']['VmRSS'] / 1024:.0f} MiB)", rows,
-                    ["messages done", "processed", "sent", "poll s", "VmRSS MiB", "VmHWM MiB"]))
+                    ["messages done", "processed", "sent", "poll s", "VmRSS MiB", "VmHWM MiB",
+                     "helper peak MiB"]))
         growth = (s[-1]["VmRSS"] - s[1]["VmRSS"]) / 1024
         per_k = growth / ((s[-1]["done"] - s[1]["done"]) / 1000)
         all_done = sum(x["processed"] for x in s) == n and m["acks"] == n
@@ -165,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"growth after warm-up (round 2 -> last): {growth:+.1f} MiB ({per_k:+.2f} MiB per 1000 messages; "
               f"tolerance {GROWTH_TOLERANCE_MIB:.0f} MiB: {verdict(many_ok)}); {m['acks']} acks")
         ok &= many_ok
-        out.update(many_n=n, many_samples=[{k: x[k] for k in ("done", "VmRSS", "VmHWM", "seconds")} for x in s],
+        out.update(many_n=n, many_samples=[{k: x.get(k) for k in ("done", "VmRSS", "VmHWM", "HelperHWM", "seconds")}
+                                           for x in s],
                    growth_mib=growth, growth_per_1000_mib=per_k, many_target_met=many_ok)
     print(f"load average after: {loadavg()}")
     out["target_met"] = ok

@@ -373,18 +373,21 @@ def _flush_batch(factory: sessionmaker[Session], wire: _Wire, now: datetime, max
                 picked = s.execute(
                     update(Outbox).where(Outbox.id == row_id, Outbox.status.in_(("pending", "sending")))
                     .values(status="sending", attempts=Outbox.attempts + 1)
-                    .returning(Outbox.recipients, Outbox.raw, Outbox.template, Outbox.contains_secret),
+                    .returning(Outbox.recipients, Outbox.template, Outbox.contains_secret),
                     execution_options={"synchronize_session": False}).first()
+                # Read separately: SQLite buffers RETURNING values, which would be one more copy of a
+                # large mail.
+                raw = s.scalar(select(Outbox.raw).where(Outbox.id == row_id)) if picked is not None else None
             sent_rows.clear()
-            if picked is None:
+            if picked is None or raw is None:
                 continue
-            recipients, template, contains_secret = list(picked[0]), picked[2], picked[3]
+            recipients, template, contains_secret = list(picked[0]), picked[1], picked[2]
             # Mail to one person arrives in the order it was queued: wait for any still on the wire to them.
             waiting_for = {f for f, (_, _, _, to) in in_flight.items() if to & set(recipients)}
             if waiting_for:
                 settle(wait(waiting_for)[0])
-            future = wire.submit(recipients, picked[1])
-            del picked  # a large mail is not held while the next ones are prepared
+            future = wire.submit(recipients, raw)
+            del picked, raw  # only the sender holds the mail now
             in_flight[future] = (row_id, template, contains_secret, frozenset(recipients))
         while in_flight:
             settle(wait(in_flight, return_when=FIRST_COMPLETED)[0])

@@ -11,6 +11,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests explore the same examples on every run: a red CI always means a real regression (a
+# new random example found once would make main flaky); widen max_examples locally to search further.
+hypothesis_settings.register_profile("mailbot", derandomize=True, database=None)
+hypothesis_settings.load_profile("mailbot")
 
 from mailbot.app import App, build_app
 from mailbot.config import load_settings
