@@ -166,25 +166,14 @@ def test_processing_failure_retried_then_quarantined(any_bot: Bot, monkeypatch) 
         assert len(s.scalars(select(Case)).all()) == 1
 
 
-class _ProcessKilled(BaseException):
-    """Stands for kill -9 / out of memory: nothing in mailbot catches it."""
-
-
 def test_message_that_kills_the_process_mid_backlog_is_quarantined_after_max_attempts(
         any_bot: Bot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Scenario: the second of three messages kills the process every time it is processed (its
     attempt is counted in the first message's commit). After max_attempts restarts it is quarantined
     with the reason, and the messages before and after it are processed once."""
-    import mailbot.runner as runner
+    from tests.test_review_findings import SimulatedKill, kill_on_subject
 
-    real_route = runner.route
-
-    def deadly(s, app, row, mail, now):  # type: ignore[no-untyped-def]
-        if "DEADLY" in mail.subject:
-            raise _ProcessKilled()
-        return real_route(s, app, row, mail, now)
-
-    monkeypatch.setattr(runner, "route", deadly)
+    kill_on_subject(monkeypatch, "DEADLY")
     any_bot.append(complete_request("Permohonan pertama"))
     any_bot.append(request_email(EMAIL, NAME, "DEADLY reset password", "x"))
     any_bot.append(request_email(PPK_B[2], PPK_B[0], "Permohonan ketiga", f"NIP. {PPK_B[1]}"))
@@ -193,7 +182,7 @@ def test_message_that_kills_the_process_mid_backlog_is_quarantined_after_max_att
         try:
             any_bot.poll()
             break
-        except _ProcessKilled:
+        except SimulatedKill:
             restarts += 1
             assert restarts <= any_bot.app.settings.limits.max_attempts
     assert restarts == any_bot.app.settings.limits.max_attempts

@@ -94,20 +94,25 @@ class SimulatedKill(BaseException):
     """What the process sees of an OOM kill / watchdog kill -9 in the middle of one message."""
 
 
-def test_message_that_kills_the_process_is_quarantined_eventually(any_bot: Bot,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scenario: processing one message kills the process each time; after max_attempts it must be
-    quarantined and the request behind it processed."""
+def kill_on_subject(monkeypatch: pytest.MonkeyPatch, marker: str) -> None:
+    """Make processing a message whose subject contains `marker` "kill the process" (SimulatedKill)."""
     import mailbot.runner as runner
 
     real_route = runner.route
 
     def deadly(s, app, row, mail, now):  # type: ignore[no-untyped-def]
-        if "BOOM" in mail.subject:
+        if marker in mail.subject:
             raise SimulatedKill()
         return real_route(s, app, row, mail, now)
 
     monkeypatch.setattr(runner, "route", deadly)
+
+
+def test_message_that_kills_the_process_is_quarantined_eventually(any_bot: Bot,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scenario: processing one message kills the process each time; after max_attempts it must be
+    quarantined and the request behind it processed."""
+    kill_on_subject(monkeypatch, "BOOM")
     any_bot.append(request_email("someone@example.org", "S", "BOOM reset password", "x"))
     any_bot.append(complete_request())
     for _ in range(any_bot.app.settings.limits.max_attempts + 2):
