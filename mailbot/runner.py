@@ -101,11 +101,11 @@ def _store_new(app: App, folder: str, uidvalidity: int, uid: int, raw: bytes, no
     Never raises for a bad message: if the row cannot be written as it is, a quarantined placeholder
     keeping the raw bytes is written instead, so one message can never stall the mailbox."""
     try:
-        return _store_row(app, folder, uidvalidity, uid, raw, now, reason)
+        return _store_rows(app, folder, uidvalidity, [(uid, raw, reason)], now)[0]
     except Exception as exc:  # noqa: BLE001 - e.g. a value the database refuses: keep the bytes, say why
         log.exception("message UID %d could not be stored as is", uid)
-        return _store_row(app, folder, uidvalidity, uid, raw, now, reason,
-                          failure=f"could not be stored: {type(exc).__name__}")
+        return _store_rows(app, folder, uidvalidity, [(uid, raw, reason)], now,
+                           failure=f"could not be stored: {type(exc).__name__}")[0]
 
 
 def _describe(app: App, raw: bytes, failure: str = "") -> tuple[str, str | None, str, str | None, bytes]:
@@ -122,37 +122,9 @@ def _describe(app: App, raw: bytes, failure: str = "") -> tuple[str, str | None,
         if secret is not None and (len(secret) > MAX_PASSWORD or failure):
             secret = ""  # unusable: the decision is refused, the value is not kept
         raw = redact_raw_message(raw, [v for v in [secret, *_open_proposals(app)] if v])
+    if failure:
+        message_id, sender = None, ""  # a placeholder is matched with nothing
     return sha, message_id, sender, secret, raw
-
-
-def _store_row(app: App, folder: str, uidvalidity: int, uid: int, raw: bytes, now: datetime, reason: str,
-               failure: str = "") -> str:
-    sha, message_id, sender, secret, raw = _describe(app, raw, failure)
-    with transaction(app.factory) as s:
-        state = s.get(MailboxState, folder)
-        assert state is not None
-        state.last_uid = max(state.last_uid, uid)
-        state.updated_at = now
-        if s.scalar(select(InboundMessage.id).where(InboundMessage.mailbox == folder,
-                                                    InboundMessage.uidvalidity == uidvalidity,
-                                                    InboundMessage.uid == uid)) is not None:
-            return "known"
-        dup = s.scalar(select(InboundMessage.id).where(InboundMessage.sha256 == sha).limit(1))
-        if dup is None and message_id and sender:
-            # The same mail delivered twice (two aliases, a re-upload with other line endings).
-            dup = s.scalar(select(InboundMessage.id).where(InboundMessage.message_id == message_id,
-                                                           InboundMessage.from_addr == sender).limit(1))
-        row = InboundMessage(mailbox=folder, uidvalidity=uidvalidity, uid=uid, sha256=sha, secret=secret,
-                             raw_blob=app.store.put(raw), size=len(raw), received_at=now,
-                             message_id=None if failure else message_id, from_addr="" if failure else sender)
-        if failure:
-            row.status, row.kind, row.reason = "quarantined", "unstorable", failure
-        elif dup is not None:
-            row.status, row.kind, row.reason = "duplicate", "duplicate", f"same message as #{dup}"
-        elif reason:
-            row.kind, row.reason = "too_large", reason
-        s.add(row)
-    return row.status
 
 
 def _from_address(raw: bytes) -> str:
@@ -230,8 +202,11 @@ def _store_batch(app: App, folder: str, uidvalidity: int, items: list[tuple[int,
 
 
 def _store_rows(app: App, folder: str, uidvalidity: int, items: list[tuple[int, bytes, str]],
-                now: datetime) -> list[str]:
-    described = [(uid, reason, *_describe(app, raw)) for uid, raw, reason in items]
+                now: datetime, failure: str = "") -> list[str]:
+    """Commit messages ((uid, raw, too-large reason)) and the advanced sync point in one transaction;
+    copies of stored messages (same bytes, or same Message-ID from the same sender) become `duplicate`.
+    With `failure`, each is written as a quarantined placeholder keeping its bytes."""
+    described = [(uid, reason, *_describe(app, raw, failure)) for uid, raw, reason in items]
     shas = {d[2] for d in described}
     ids = {(d[3], d[4]) for d in described if d[3] and d[4]}
     statuses: list[str] = []
@@ -264,7 +239,9 @@ def _store_rows(app: App, folder: str, uidvalidity: int, items: list[tuple[int, 
             row = InboundMessage(mailbox=folder, uidvalidity=uidvalidity, uid=uid, sha256=sha, secret=secret,
                                  raw_blob=app.store.put(raw), size=len(raw), received_at=now,
                                  message_id=message_id, from_addr=sender)
-            if dup is not None:
+            if failure:
+                row.status, row.kind, row.reason = "quarantined", "unstorable", failure
+            elif dup is not None:
                 if isinstance(dup, InboundMessage):  # the first copy came in this same batch
                     s.flush()
                     dup = dup.id
@@ -357,25 +334,24 @@ def process_one(s: Session, app: App, row: InboundMessage, now: datetime,
 
         reply_too_large(s, app, row, now)
         return
-    if prepared is not None:
-        if prepared.mail is None:
-            row.kind = "unparseable"
-            quarantine(s, app, row, f"parse error: {prepared.parse_error}", now)
-            return
-        with prepared_pdf_texts(prepared.pdf_texts):
-            route(s, app, row, prepared.mail, now)
+    if prepared is None:
+        prepared = _parse_here(app, row)
+    if prepared.mail is None:
+        row.kind = "unparseable"
+        quarantine(s, app, row, f"parse error: {prepared.parse_error}", now)
         return
-    raw = app.store.get(row.raw_blob)
+    with prepared_pdf_texts(prepared.pdf_texts):
+        route(s, app, row, prepared.mail, now)
+
+
+def _parse_here(app: App, row: InboundMessage) -> Prepared:
+    """What the helper process would have prepared, minus the PDF text (read later, when needed)."""
     limits = app.settings.limits
     try:
-        mail = parse_message(raw, max_attachments=limits.max_attachments, max_depth=limits.max_depth,
-                             max_header_bytes=limits.max_header_bytes)
+        return Prepared(parse_message(app.store.get(row.raw_blob), max_attachments=limits.max_attachments,
+                                      max_depth=limits.max_depth, max_header_bytes=limits.max_header_bytes))
     except ParseError as exc:
-        row.kind = "unparseable"
-        quarantine(s, app, row, f"parse error: {exc}", now)
-        return
-    del raw  # a large message is not needed again: the parsed copy is what the intake uses
-    route(s, app, row, mail, now)
+        return Prepared(None, str(exc))
 
 
 def _record_failure(app: App, row_id: int, reason: str, now: datetime) -> str:

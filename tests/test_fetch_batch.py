@@ -33,20 +33,31 @@ def test_copies_in_one_batch_and_across_batches_are_duplicates(any_bot: Bot) -> 
 
 def test_a_failing_batch_is_stored_one_by_one(any_bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     """If storing the batch together fails, nothing of it is half-committed and every message is
-    still stored (the one-by-one path) and processed."""
-    calls = []
+    still stored (the one-by-one path) and processed; a message that cannot be stored even alone is
+    kept as a quarantined placeholder with its bytes, and the sync point passes it."""
+    real = runner._store_rows
+    batches = []
 
-    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(len(args[3]))
-        raise RuntimeError("database refused the batch")
+    def picky(app, folder, uidvalidity, items, now, failure=""):  # type: ignore[no-untyped-def]
+        if len(items) > 1:
+            batches.append(len(items))
+            raise RuntimeError("database refused the batch")
+        if not failure and b"POISON" in items[0][1]:
+            raise RuntimeError("database refused this row")
+        return real(app, folder, uidvalidity, items, now, failure)
 
-    monkeypatch.setattr(runner, "_store_rows", broken)
+    monkeypatch.setattr(runner, "_store_rows", picky)
     for i in range(3):
-        any_bot.append(complete_request(f"Permohonan {i}"))
+        any_bot.append(complete_request(f"Permohonan {i}" if i != 1 else "POISON"))
     result = any_bot.poll()
-    assert calls == [3]
-    assert (result.fetched, result.processed) == (3, 3)
-    assert sorted(r.uid for r in any_bot.all(InboundMessage)) == [1, 2, 3]
+    assert batches == [3]
+    assert (result.fetched, result.processed) == (3, 2)
+    rows = any_bot.all(InboundMessage)
+    assert sorted(r.uid for r in rows) == [1, 2, 3]
+    [bad] = [r for r in rows if r.status == "quarantined"]
+    assert (bad.kind, bad.reason) == ("unstorable", "could not be stored: RuntimeError")
+    assert b"POISON" in any_bot.app.store.get(bad.raw_blob)
+    assert any_bot.uids("INBOX") == []
 
 
 # -- the outbox flush over several SMTP connections ---------------------------------------------------
