@@ -254,7 +254,9 @@ def thread_ids(s: Session, case: Case) -> tuple[str | None, list[str]]:
 def queue_mail(s: Session, app: App, case: Case | None, template: str, to: list[str],
                context: dict[str, Any], key: str, now: datetime, *,
                attachments: Sequence[OutgoingAttachment] = (), contains_secret: bool = False,
-               in_reply_to: str | None = None, references: Sequence[str] = ()) -> Outbox | None:
+               in_reply_to: str | None = None, references: Sequence[str] = ()) -> int | None:
+    """Render and queue one mail; its outbox row id, or None when not queued (no deliverable address,
+    or the key was queued before)."""
     to = [a for a in (deliverable_address(x) for x in to) if a]
     if not to:
         log.warning("no deliverable recipient for %s (%s): not queued", template, case.number if case else "-")
