@@ -25,6 +25,7 @@ from pathlib import Path
 
 from mailbot import documents as docs
 from mailbot.parse import ParsedMail, ParseError, parse_message
+from mailbot.storage import BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,11 @@ class Prepared:
     pdf_texts: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # sha256 -> pdf_text()
 
 
-def prepare(path: str, limits: Limits) -> Prepared | None:
-    """Parse one stored message and read its PDFs; None when anything unexpected happens (the main
-    process then does it itself and meets the same problem where it is handled)."""
+def prepare(path: str, limits: Limits, data_dir: str | None = None) -> Prepared | None:
+    """Parse one stored message, read its PDFs and, with `data_dir`, stage its attachments in the blob
+    store (the main process then adopts them with a rename instead of writing them); None when anything
+    unexpected happens (the main process then does it itself and meets the same problem where it is
+    handled)."""
     try:
         raw = Path(path).read_bytes()
         try:
@@ -61,7 +64,10 @@ def prepare(path: str, limits: Limits) -> Prepared | None:
         except ParseError as exc:
             return Prepared(None, str(exc))
         texts = {}
+        store = BlobStore(Path(data_dir)) if data_dir else None
         for att in mail.attachments:
+            if store is not None:
+                store.stage(att.payload)
             if len(att.payload) <= limits.max_attachment_bytes and docs.sniff_type(att.payload) == "pdf":
                 texts[hashlib.sha256(att.payload).hexdigest()] = docs.pdf_text(att.payload)
         return Prepared(mail, None, texts)
@@ -76,8 +82,9 @@ class Prefetcher:
     (A plain child process rather than multiprocessing: "spawn" re-imports the caller's main script,
     "fork" copies a process that may hold locks of other threads, such as the daemon's IDLE thread.)"""
 
-    def __init__(self, rows: list[tuple[int, str, int]], limits: Limits) -> None:
+    def __init__(self, rows: list[tuple[int, str, int]], limits: Limits, data_dir: str | None = None) -> None:
         self.limits = limits
+        self.data_dir = data_dir
         self.queue = [(row_id, path) for row_id, path, size in rows if size <= MAX_BYTES]
         self.queue.reverse()  # pop() from the end takes them in order
         self.results: dict[int, Prepared | None] = {}
@@ -123,7 +130,7 @@ class Prefetcher:
             row_id, path = self.queue.pop()
             try:
                 assert self.proc is not None and self.proc.stdin is not None
-                pickle.dump((row_id, path, self.limits), self.proc.stdin)
+                pickle.dump((row_id, path, self.limits, self.data_dir), self.proc.stdin)
                 self.proc.stdin.flush()
             except (OSError, ValueError) as exc:
                 log.warning("helper process gone (%s); processing continues without it", exc)
@@ -161,13 +168,14 @@ class Prefetcher:
 
 
 @contextmanager
-def prefetching(rows: list[tuple[int, str, int]], limits: Limits) -> Iterator[Prefetcher | None]:
+def prefetching(rows: list[tuple[int, str, int]], limits: Limits,
+                data_dir: str | None = None) -> Iterator[Prefetcher | None]:
     """A Prefetcher when the backlog is worth one (and a helper process can start), else None."""
     if len([r for r in rows if r[2] <= MAX_BYTES]) < PREFETCH_MIN:
         yield None
         return
     try:
-        prefetcher = Prefetcher(rows, limits)
+        prefetcher = Prefetcher(rows, limits, data_dir)
     except Exception as exc:  # noqa: BLE001 - no processes allowed, …: work alone
         log.warning("no helper process (%s: %s); processing alone", type(exc).__name__, exc)
         yield None
@@ -188,10 +196,10 @@ def _serve() -> None:
     sys.stdout = sys.stderr  # a stray print() must not corrupt the answers
     while True:
         try:
-            row_id, path, limits = pickle.load(stdin)
+            row_id, path, limits, data_dir = pickle.load(stdin)
         except EOFError:
             return
-        pickle.dump((row_id, prepare(path, limits)), stdout, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((row_id, prepare(path, limits, data_dir)), stdout, protocol=pickle.HIGHEST_PROTOCOL)
         stdout.flush()
 
 

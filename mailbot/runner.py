@@ -271,10 +271,11 @@ def process_pending(app: App, now: datetime, result: PollResult) -> None:
                    if kind != "too_large"]
     try:
         with prefetching(helper_rows, Limits(limits.max_attachments, limits.max_depth, limits.max_header_bytes,
-                                             limits.max_attachment_bytes)) as helper:
+                                             limits.max_attachment_bytes), str(app.store.root.parent)) as helper:
             _process_ids(app, [row[0] for row in pending], now, result, helper)
             result.prefetched += helper.used if helper is not None else 0
     finally:
+        app.store.clear_staging()
         if held_secrets is not None:
             scrub(app.engine)  # typed passwords were erased: leave no old page images behind
 

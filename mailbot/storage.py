@@ -32,6 +32,25 @@ class BlobStore:
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:]
 
+    @property
+    def staging(self) -> Path:
+        """Blobs written ahead by a helper process (mailbot.prefetch), adopted by put() with a rename."""
+        return self.root / ".staging"
+
+    def stage(self, data: bytes) -> str:
+        """Write `data` (fsynced) where a later put() of the same bytes finds it and only renames it."""
+        digest = hashlib.sha256(data).hexdigest()
+        if not self.path(digest).exists():
+            self.staging.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.staging / digest, data)
+        return digest
+
+    def clear_staging(self) -> None:
+        """Remove what was staged and not adopted (attachments of mail that stored no documents)."""
+        if self.staging.is_dir():
+            for leftover in self.staging.iterdir():
+                leftover.unlink(missing_ok=True)
+
     def put(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
@@ -40,6 +59,11 @@ class BlobStore:
         if target.parent.name not in self._dirs:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._dirs.add(target.parent.name)
+        try:
+            os.replace(self.staging / digest, target)  # written and fsynced by the helper already
+            return digest
+        except FileNotFoundError:
+            pass
         try:
             write_atomic(target, data)
         except FileNotFoundError:  # the directory was removed behind our back: make it again

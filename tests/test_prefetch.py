@@ -7,7 +7,7 @@ import pytest
 from mailbot import documents as docs
 from mailbot import prefetch, samplepdf
 from mailbot.demo import request_email
-from mailbot.models import Case, InboundMessage, Outbox
+from mailbot.models import Case, Document, InboundMessage, Outbox
 from mailbot.parse import parse_message
 from mailbot.prefetch import Limits, Prefetcher, prepare
 from tests.conftest import PPK_A, PPK_B, Bot, _fastest_imap, make_bot
@@ -107,6 +107,9 @@ def _run(bot: Bot, monkeypatch: pytest.MonkeyPatch, *, helper: bool, kill: bool 
         bot.append(raw)
     result = bot.poll()
     assert result.processed + result.ignored + result.quarantined == 5
+    # Attachments the helper staged were adopted by the cases' documents or removed: nothing is left.
+    assert not bot.app.store.staging.exists() or not any(bot.app.store.staging.iterdir())
+    assert all(bot.app.store.exists(d.sha256) for d in bot.all(Document))
     return result.prefetched
 
 
@@ -139,3 +142,21 @@ def test_small_backlogs_and_large_messages_start_no_helper() -> None:
 
 def test_unreadable_blob_is_left_to_the_main_process() -> None:
     assert prepare("/nonexistent/blob", LIMITS) is None
+
+
+def test_a_staged_blob_is_adopted_without_writing_it_again(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from mailbot import storage
+    from mailbot.storage import BlobStore
+
+    store = BlobStore(tmp_path)
+    sha = store.stage(b"isi dokumen")
+    store.stage(b"lampiran surat yang diabaikan")
+
+    def no_write(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("put() wrote a blob the helper had staged")
+
+    monkeypatch.setattr(storage, "write_atomic", no_write)
+    assert store.put(b"isi dokumen") == sha and store.get(sha) == b"isi dokumen"
+    assert len(list(store.staging.iterdir())) == 1
+    store.clear_staging()
+    assert list(store.staging.iterdir()) == []
