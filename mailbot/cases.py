@@ -123,7 +123,7 @@ def store_documents(s: Session, app: App, case: Case, files: Sequence[tuple[str,
             analysis = docs.FileAnalysis(docs.sniff_type(data[:4096]), (), False,
                                          f"ukuran berkas melebihi batas {limit // (1024 * 1024)} MB", False, "")
         else:
-            analysis = docs.analyse_file(filename, data, app.kinds)
+            analysis = docs.analyse_file(filename, data, app.kinds, sha)
         doc = Document(case_id=case.id, message_id=message_id, filename=filename, content_type=content_type,
                        file_type=analysis.file_type, size=len(data), sha256=sha, kinds=list(analysis.kinds),
                        usable=analysis.usable, needs_manual_check=analysis.needs_manual_check,

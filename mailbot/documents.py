@@ -211,16 +211,17 @@ def prepared_pdf_texts(texts: dict[str, tuple[str, str | None]]) -> Iterator[Non
         _prepared = None
 
 
-def _prepared_pdf_text(data: bytes) -> tuple[str, str | None] | None:
+def _prepared_pdf_text(data: bytes, sha256: str | None) -> tuple[str, str | None] | None:
     if not _prepared:
         return None
-    return _prepared.get(hashlib.sha256(data).hexdigest())
+    return _prepared.get(sha256 or hashlib.sha256(data).hexdigest())
 
 
 def analyse_file(
-    filename: str, data: bytes, kinds: Sequence[DocumentKind] = DEFAULT_KINDS
+    filename: str, data: bytes, kinds: Sequence[DocumentKind] = DEFAULT_KINDS, sha256: str | None = None
 ) -> FileAnalysis:
-    """Type one attachment by content, say whether it is usable and which documents it holds."""
+    """Type one attachment by content, say whether it is usable and which documents it holds
+    (`sha256`: the file's digest when the caller has it, to find text prepared ahead)."""
     file_type = sniff_type(data)
     by_name = _kinds_by_name(filename, kinds)
     if file_type in IMAGE_TYPES:
@@ -230,7 +231,7 @@ def analyse_file(
         return FileAnalysis(file_type, by_name, True, None, True, "")
     if file_type not in ACCEPTED_TYPES:
         return _unusable(file_type, by_name, file_type)
-    text, problem = _prepared_pdf_text(data) or pdf_text(data)
+    text, problem = _prepared_pdf_text(data, sha256) or pdf_text(data)
     if problem is not None:
         return _unusable(file_type, by_name, problem)
     if not text.strip():

@@ -443,12 +443,12 @@ class _Spool:
                     part.set_payload(restored)
 
 
-def _set_aside(data: bytes, min_run: int | None = None) -> tuple[bytes, _Spool | None]:
+def _set_aside(data: bytes) -> tuple[bytes, _Spool | None]:
     """The message with every long, valid base64 run replaced by a token (kept in the returned _Spool).
 
     A run is whole lines of the base64 alphabet, from the start of its first line to the end of its last
     line's characters (the line break after it stays, so the parser sees the same structure)."""
-    min_run = SPOOL_MIN_RUN if min_run is None else min_run
+    min_run = SPOOL_MIN_RUN
     if len(data) < min_run:
         return data, None
     body = _header_block_end(data, len(data))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailbot import documents as docs
+from mailbot.config import LimitSettings
 from mailbot.parse import ParsedMail, ParseError, parse_message
 from mailbot.storage import BlobStore
 
@@ -41,6 +42,11 @@ class Limits:
     max_header_bytes: int
     max_attachment_bytes: int
 
+    @classmethod
+    def of(cls, limits: LimitSettings) -> Limits:
+        return cls(limits.max_attachments, limits.max_depth, limits.max_header_bytes,
+                   limits.max_attachment_bytes)
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -51,26 +57,31 @@ class Prepared:
     pdf_texts: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # sha256 -> pdf_text()
 
 
+def parse_stored(raw: bytes, limits: Limits) -> Prepared:
+    """The parse of a stored message, or the reason it is not a usable message (no PDF text yet)."""
+    try:
+        return Prepared(parse_message(raw, max_attachments=limits.max_attachments, max_depth=limits.max_depth,
+                                      max_header_bytes=limits.max_header_bytes))
+    except ParseError as exc:
+        return Prepared(None, str(exc))
+
+
 def prepare(path: str, limits: Limits, data_dir: str | None = None) -> Prepared | None:
     """Parse one stored message, read its PDFs and, with `data_dir`, stage its attachments in the blob
     store (the main process then adopts them with a rename instead of writing them); None when anything
     unexpected happens (the main process then does it itself and meets the same problem where it is
     handled)."""
     try:
-        raw = Path(path).read_bytes()
-        try:
-            mail = parse_message(raw, max_attachments=limits.max_attachments, max_depth=limits.max_depth,
-                                 max_header_bytes=limits.max_header_bytes)
-        except ParseError as exc:
-            return Prepared(None, str(exc))
+        parsed = parse_stored(Path(path).read_bytes(), limits)
+        if parsed.mail is None:
+            return parsed
         texts = {}
         store = BlobStore(Path(data_dir)) if data_dir else None
-        for att in mail.attachments:
-            if store is not None:
-                store.stage(att.payload)
+        for att in parsed.mail.attachments:
+            digest = store.stage(att.payload) if store is not None else hashlib.sha256(att.payload).hexdigest()
             if len(att.payload) <= limits.max_attachment_bytes and docs.sniff_type(att.payload) == "pdf":
-                texts[hashlib.sha256(att.payload).hexdigest()] = docs.pdf_text(att.payload)
-        return Prepared(mail, None, texts)
+                texts[digest] = docs.pdf_text(att.payload)
+        return Prepared(parsed.mail, None, texts)
     except Exception:  # noqa: BLE001 - see docstring
         return None
 

@@ -26,8 +26,8 @@ from mailbot.intake import quarantine, route
 from mailbot.mailbox import ImapMailbox, MailboxError
 from mailbot.models import Case, CaseStatus, InboundMessage, MailboxState, Outbox
 from mailbot.outbox import Sender, flush
-from mailbot.parse import ParseError, parse_message
-from mailbot.prefetch import Limits, Prefetcher, Prepared, prefetching
+from mailbot.parse import parse_message
+from mailbot.prefetch import Limits, Prefetcher, Prepared, parse_stored, prefetching
 from mailbot.workflow import on_credentials_accepted, on_timer
 
 log = logging.getLogger(__name__)
@@ -266,12 +266,10 @@ def process_pending(app: App, now: datetime, result: PollResult) -> None:
                             .order_by(InboundMessage.id)).all()
         held_secrets = s.scalar(select(InboundMessage.id).where(InboundMessage.status == "new",
                                                                 InboundMessage.secret.is_not(None)).limit(1))
-    limits = app.settings.limits
     helper_rows = [(row_id, str(app.store.path(blob)), size) for row_id, blob, size, kind in pending
                    if kind != "too_large"]
     try:
-        with prefetching(helper_rows, Limits(limits.max_attachments, limits.max_depth, limits.max_header_bytes,
-                                             limits.max_attachment_bytes), str(app.store.root.parent)) as helper:
+        with prefetching(helper_rows, Limits.of(app.settings.limits), str(app.store.root.parent)) as helper:
             _process_ids(app, [row[0] for row in pending], now, result, helper)
             result.prefetched += helper.used if helper is not None else 0
     finally:
@@ -347,12 +345,7 @@ def process_one(s: Session, app: App, row: InboundMessage, now: datetime,
 
 def _parse_here(app: App, row: InboundMessage) -> Prepared:
     """What the helper process would have prepared, minus the PDF text (read later, when needed)."""
-    limits = app.settings.limits
-    try:
-        return Prepared(parse_message(app.store.get(row.raw_blob), max_attachments=limits.max_attachments,
-                                      max_depth=limits.max_depth, max_header_bytes=limits.max_header_bytes))
-    except ParseError as exc:
-        return Prepared(None, str(exc))
+    return parse_stored(app.store.get(row.raw_blob), Limits.of(app.settings.limits))
 
 
 def _record_failure(app: App, row_id: int, reason: str, now: datetime) -> str:
