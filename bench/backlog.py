@@ -22,8 +22,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (append_many, complete_request, emit_json, import_registry, loadavg, machine_line,  # noqa: E402
-                          poll_child, ppk, run_child, table, verdict, world)
+from bench.common import (  # noqa: E402
+    append_many,
+    complete_request,
+    emit_json,
+    import_registry,
+    loadavg,
+    machine_line,
+    poll_child,
+    ppk,
+    run_child,
+    table,
+    verdict,
+    world,
+)
 
 TARGET = 30.0
 
@@ -68,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         reviews = [m for m in w.smtp.messages if m.header("X-Mailbot-Template") == "review_request"]
         from sqlalchemy import func, select
 
-        from mailbot.models import Case
+        from mailbot.store.models import Case
         app = w.app()
         with app.factory() as s:
             in_review = s.scalar(select(func.count()).select_from(Case).where(Case.status == "AWAITING_REVIEW"))

@@ -31,9 +31,9 @@ if str(ROOT) not in sys.path:
 
 from imapclient import IMAPClient  # noqa: E402
 
-from mailbot import samplepdf  # noqa: E402
-from mailbot.demo import ADMIN, request_email  # noqa: E402
-from mailbot.embedded import EmbeddedSmtp, ImapEndpoint  # noqa: E402
+from mailbot.demo import samplepdf
+from mailbot.demo.servers import EmbeddedSmtp, ImapEndpoint
+from mailbot.demo.world import ADMIN, request_email
 
 BOT_ADDRESS = "lpse@lpse-bench.go.id"
 
@@ -236,7 +236,7 @@ def ppk(i: int) -> Ppk:
 
 
 def import_registry(app: Any, ppks: Sequence[Ppk], workdir: Path) -> None:
-    from mailbot.registry import import_csv
+    from mailbot.admin.registry import import_csv
 
     path = workdir / "registry.csv"
     path.write_text("nama,nip,email,user_id,satker\n"
@@ -344,7 +344,7 @@ def phase_timer() -> Iterator[dict[str, float]]:
                 times[__name] = times.get(__name, 0.0) + time.perf_counter() - t0
 
         setattr(runner, name, wrapped)
-    from mailbot.mailbox import ImapMailbox
+    from mailbot.intake.mailbox import ImapMailbox
 
     originals = {m: getattr(ImapMailbox, m) for m in ("connect", "close")}
 

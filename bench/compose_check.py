@@ -16,8 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mailbot.compose import Outgoing, OutgoingAttachment, _build_message_modern, build_raw  # noqa: E402
-from mailbot.render import TEMPLATES, Rendered  # noqa: E402
+from mailbot.outgoing.compose import (
+    Outgoing,
+    OutgoingAttachment,
+    _build_message_modern,
+    build_raw,
+)
+from mailbot.outgoing.render import TEMPLATES, Rendered
 
 PIECES = ["Permohonan", "reset", "password", "—", "é", "ñ", "Siti Aminah", "(Dinas PU)", "=?utf-8?q?x?=",
           "\r\nBcc: evil@attacker.example", "\x00\x0b", "\udc80", "\"q\"", "a,b", "Kab.", "x" * 90, "  ", "\t",

@@ -5,18 +5,24 @@ SMTP sender): a quick check before running bench/backlog.py.
 
 Prints ms of CPU per request for process_pending and for the outbox flush.
 """
-import cProfile, pstats, sys, time, hashlib
+import cProfile
+import hashlib
+import pstats
+import sys
+import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
-import tempfile
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mailbot.admin.registry import import_csv
 from mailbot.app import build_app
 from mailbot.config import load_settings
-from mailbot.demo import write_config, request_email
-from mailbot import samplepdf
-from mailbot.models import InboundMessage
-from mailbot.runner import PollResult, process_pending, flush_outbox
-from mailbot.registry import import_csv
+from mailbot.demo import samplepdf
+from mailbot.demo.world import request_email, write_config
+from mailbot.domain.results import PollResult
+from mailbot.intake.process import process_pending
+from mailbot.store.models import InboundMessage
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100
 tmp = Path(tempfile.mkdtemp())
@@ -45,7 +51,8 @@ t=time.process_time()
 if prof: pr.enable()
 process_pending(app, now, PollResult())
 t1=time.process_time()
-from mailbot.outbox import flush
+from mailbot.outgoing.outbox import flush
+
 flush(app.factory, Null(), "lpse@x.go.id", now)
 t2=time.process_time()
 if prof:
@@ -54,4 +61,5 @@ if prof:
 print(f"process {1000*(t1-t)/N:.1f} ms/req, flush {1000*(t2-t1)/N:.1f} ms/req, total {N/(t2-t):.1f} req/CPU-s")
 app.engine.dispose()
 import shutil
+
 shutil.rmtree(tmp, ignore_errors=True)

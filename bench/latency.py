@@ -21,8 +21,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (complete_request, emit_json, import_registry, loadavg, machine_line, median,  # noqa: E402
-                          ppk, table, verdict, world)
+from bench.common import (  # noqa: E402
+    complete_request,
+    emit_json,
+    import_registry,
+    loadavg,
+    machine_line,
+    median,
+    ppk,
+    table,
+    verdict,
+    world,
+)
 
 POLL_INTERVAL = 300
 SAMPLE_TIMEOUT = 20.0

@@ -26,9 +26,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (ROOT, complete_request, emit_json, import_registry, loadavg, machine_line,  # noqa: E402
-                          poll_child, ppk, proc_status, quiet_logging, run_child, scanned_pdf, table, verdict,
-                          world)
+from bench.common import (  # noqa: E402
+    ROOT,
+    complete_request,
+    emit_json,
+    import_registry,
+    loadavg,
+    machine_line,
+    poll_child,
+    ppk,
+    proc_status,
+    quiet_logging,
+    run_child,
+    scanned_pdf,
+    table,
+    verdict,
+    world,
+)
 
 PEAK_TARGET_MIB = 300.0
 GROWTH_TOLERANCE_MIB = 10.0

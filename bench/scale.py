@@ -33,12 +33,28 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (BOT_ADDRESS, write_config, complete_request, cpu_seconds, emit_json, import_registry,  # noqa: E402
-                          loadavg, machine_line, median, phase_timer, poll_child, ppk, profile_call,
-                          quiet_logging, run_child, table, verdict, world)
-
-from mailbot.app import build_app  # noqa: E402
-from mailbot.config import load_settings  # noqa: E402
+from bench.common import (  # noqa: E402
+    BOT_ADDRESS,
+    complete_request,
+    cpu_seconds,
+    emit_json,
+    import_registry,
+    loadavg,
+    machine_line,
+    median,
+    phase_timer,
+    poll_child,
+    ppk,
+    profile_call,
+    quiet_logging,
+    run_child,
+    table,
+    verdict,
+    world,
+    write_config,
+)
+from mailbot.app import build_app
+from mailbot.config import load_settings
 
 TARGET = 1.2
 
@@ -94,8 +110,8 @@ def empty_cycles_child(config: str, baseline: str, cycles: int, profile: bool) -
 
 def record_known(app: Any, folder: str, uidvalidity: int, first_uid: int, raws: list[bytes]) -> None:
     """Insert one inbound row per filler message and advance the sync point (one transaction)."""
-    from mailbot.db import transaction
-    from mailbot.models import InboundMessage, MailboxState
+    from mailbot.store.db import transaction
+    from mailbot.store.models import InboundMessage, MailboxState
 
     now = datetime.now(timezone.utc)
     root = Path(app.settings.data_dir) / "blobs"
@@ -120,8 +136,8 @@ def move_filler_ourselves(w: Any, uids: list[int]) -> None:
     """Fallback when mailbot's single UID MOVE of every UID is refused: move by UID range, mark rows moved."""
     from sqlalchemy import update
 
-    from mailbot.db import transaction
-    from mailbot.models import InboundMessage
+    from mailbot.store.db import transaction
+    from mailbot.store.models import InboundMessage
     c = w.client()
     try:
         target = next(name for _f, _d, name in c.list_folders() if name.endswith("processed"))
@@ -138,7 +154,7 @@ def move_filler_ourselves(w: Any, uids: list[int]) -> None:
 def counts(w: Any) -> dict[str, int]:
     from sqlalchemy import func, select
 
-    from mailbot.models import Case, InboundMessage, Outbox
+    from mailbot.store.models import Case, InboundMessage, Outbox
     app = w.app()
     c = w.client()
     try:

@@ -1,22 +1,27 @@
-"""Wiring: one App object carries settings, DB session factory, stores and renderers (no globals)."""
+"""Wiring: one App object carries settings, the database, stores and the renderer (no globals)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.config import Settings
-from mailbot.db import make_engine, migrate, session_factory
-from mailbot.documents import DEFAULT_KINDS, DocumentKind
-from mailbot.mailbox import ImapMailbox, ImapParams
-from mailbot.outbox import OutboxIdentity, SmtpParams, SmtpSender
-from mailbot.render import Renderer
-from mailbot.storage import BlobStore
-from mailbot.workflow import Policy
-from mailbot.workingtime import WorkingCalendar, make_calendar
+from mailbot.config import ConfigError, Settings
+from mailbot.domain.kinds import DEFAULT_KINDS, DocumentKind
+from mailbot.domain.workflow import Policy
+from mailbot.domain.workingtime import WorkingCalendar
+from mailbot.office_calendar import make_calendar
+from mailbot.outgoing.outbox import OutboxIdentity
+from mailbot.outgoing.render import Renderer
+from mailbot.outgoing.smtp import SmtpParams, SmtpSender
+from mailbot.store.blobs import BlobStore
+from mailbot.store.db import make_engine, migrate, session_factory
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -28,8 +33,16 @@ class App:
     renderer: Renderer
     calendar: WorkingCalendar
     kinds: tuple[DocumentKind, ...]
-    secret: bytes
+    secrets: Secrets
     verify_tls: bool = True
+
+    @property
+    def secret(self) -> bytes:
+        """The HMAC key of our Message-ID tags; a command that needs it and has none exits 2 naming the key."""
+        if self.secrets.key is None:
+            raise ConfigError(f"security.secret_env: environment variable {self.settings.security.secret_env} "
+                              f"is not set; export it (the value in the service's environment file)")
+        return self.secrets.key
 
     @property
     def identity(self) -> OutboxIdentity:
@@ -55,15 +68,36 @@ class App:
                 return k.label
         return name
 
-    def mailbox(self) -> ImapMailbox:
-        s = self.settings.imap
-        return ImapMailbox(ImapParams(s.host, s.port, s.security, s.username, self.settings.imap_password(),
-                                      float(s.timeout_seconds), self.verify_tls, s.ca_file))
-
     def smtp_sender(self) -> SmtpSender:
         s = self.settings.smtp
-        return SmtpSender(SmtpParams(s.host, s.port, s.security, s.username, self.settings.smtp_password(),
+        password = self.secrets.smtp_password
+        if s.username and password is None:
+            password = self.settings.smtp_password()  # raises the one-line error naming smtp.password_env
+        return SmtpSender(SmtpParams(s.host, s.port, s.security, s.username, password,
                                      float(s.timeout_seconds), self.verify_tls, s.ca_file))
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The secrets the config names, read from the environment once, when the App is built."""
+
+    key: bytes | None = field(default=None, repr=False)
+    imap_password: str | None = field(default=None, repr=False)
+    smtp_password: str | None = field(default=None, repr=False)
+
+
+def read_secrets(settings: Settings, *, required: bool) -> Secrets:
+    """Every secret that is set; with `required`, a missing one is a ConfigError naming its key."""
+    if required:
+        settings.require_secrets()
+
+    def optional(read: Callable[[], T]) -> T | None:
+        try:
+            return read()
+        except ConfigError:
+            return None
+
+    return Secrets(optional(settings.secret_key), optional(settings.imap_password), optional(settings.smtp_password))
 
 
 def document_kinds(settings: Settings) -> tuple[DocumentKind, ...]:
@@ -74,18 +108,21 @@ def document_kinds(settings: Settings) -> tuple[DocumentKind, ...]:
     return tuple(kinds.values())
 
 
-def build_app(settings: Settings, *, secret: bytes | None = None, migrate_db: bool = True) -> App:
-    """Create the engine (migrating it) and everything that hangs off the settings."""
+def build_app(settings: Settings, *, secret: bytes | None = None, migrate_db: bool = True,
+              require_secrets: bool = False) -> App:
+    """Create the engine (migrating it) and everything that hangs off the settings; `secret` replaces
+    the configured HMAC key (tests, benchmarks), `require_secrets` fails early when one is unset."""
     engine = make_engine(settings.database_url)
     if migrate_db:
         migrate(engine)
+    secrets = read_secrets(settings, required=require_secrets)
     start, _, end = settings.office.working_hours.partition("-")
     calendar = make_calendar(settings.office.timezone, start, end, settings.office.extra_holidays,
                              settings.office.extra_workdays)
     return App(settings=settings, engine=engine, factory=session_factory(engine),
                store=BlobStore(settings.data_dir), renderer=Renderer(settings.templates_dir),
                calendar=calendar, kinds=document_kinds(settings),
-               secret=secret if secret is not None else settings.secret_key())
+               secrets=replace(secrets, key=secret) if secret is not None else secrets)
 
 
 def aware(dt: datetime) -> datetime:

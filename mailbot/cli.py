@@ -1,9 +1,8 @@
-"""The `mailbot` command line (SPEC §6): exit 0 ok, 1 runtime failure, 2 usage/config error."""
+"""The mailbot command line (SPEC §6)."""
 
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import json
 import logging
@@ -13,9 +12,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import select
-
+from mailbot.admin.archive import ArchiveError, export_case
+from mailbot.admin.hardcopy import register_hardcopy
+from mailbot.admin.registry import RegistryError, import_csv, list_registry
+from mailbot.admin.report import build_report, parse_formats, parse_month, write_report
+from mailbot.admin.views import (
+    case_detail,
+    format_case,
+    list_cases,
+    quarantine_list,
+    quarantine_requeue,
+)
+from mailbot.app import build_app
+from mailbot.cases.decisions import CliCommand, DecisionRefused, decide_from_cli
+from mailbot.cases.delivery import flush_outbox
 from mailbot.config import ConfigError, Settings, load_settings, project_root
+from mailbot.demo.world import run_demo
+from mailbot.domain.results import PollResult
+from mailbot.intake.fetch import open_mailbox
+from mailbot.runner import AlreadyRunning, instance_lock, poll_once
+from mailbot.scheduler import run_forever
+from mailbot.store.db import make_engine, migrate
 
 log = logging.getLogger("mailbot")
 
@@ -41,8 +58,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _app(args: argparse.Namespace, *, secrets_needed: bool = False):  # type: ignore[no-untyped-def]
-    from mailbot.app import build_app
-
     settings = _settings(args)
     if secrets_needed:
         settings.require_secrets()
@@ -65,8 +80,6 @@ def cmd_init(args: argparse.Namespace) -> int:
                           encoding="utf-8")
         print(f"wrote {target}: edit [office], [imap], [smtp] and [admins], then run `mailbot check`")
     settings = load_settings(target)
-    from mailbot.db import make_engine, migrate
-
     migrate(make_engine(settings.database_url))
     print(f"database ready: {_safe_url(settings.database_url)}")
     return 0
@@ -82,8 +95,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.require_secrets()
     print(f"config {settings.path}: ok")
-    from mailbot.app import build_app
-
     app = build_app(settings)
     missing = app.renderer.missing()
     if missing:
@@ -92,7 +103,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"database {_safe_url(settings.database_url)}: ok")
     ok = True
     try:
-        with app.mailbox() as mb:
+        with open_mailbox(app) as mb:
             st = mb.select(settings.imap.folder)
             print(f"IMAP {settings.imap.host}:{settings.imap.port}: ok ({st.messages} message(s) in "
                   f"{settings.imap.folder}; MOVE={'yes' if mb.has('MOVE') else 'no'}, "
@@ -119,8 +130,6 @@ def _tls_hint(exc: Exception, section: str) -> str:
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
-    from mailbot.runner import instance_lock, poll_once
-
     now = _now(args.now)
     app = _app(args, secrets_needed=True)
     with instance_lock(app):
@@ -130,9 +139,6 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mailbot.runner import instance_lock
-    from mailbot.scheduler import run_forever
-
     app = _app(args, secrets_needed=True)
     with instance_lock(app):
         run_forever(app)
@@ -140,8 +146,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
-    from mailbot.views import list_cases
-
     app = _app(args)
     rows = list_cases(app, args.status)
     if args.json:
@@ -155,8 +159,6 @@ def cmd_cases(args: argparse.Namespace) -> int:
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
-    from mailbot.views import case_detail, format_case
-
     app = _app(args)
     detail = case_detail(app, args.number)
     if detail is None:
@@ -170,8 +172,6 @@ def cmd_case_show(args: argparse.Namespace) -> int:
 
 
 def cmd_case_new(args: argparse.Namespace) -> int:
-    from mailbot.hardcopy import register_hardcopy
-
     if not args.hardcopy:
         raise UsageError("case new: only --hardcopy (walk-in) requests can be registered from the CLI")
     app = _app(args, secrets_needed=False)
@@ -188,8 +188,6 @@ def cmd_case_new(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace, action: str, argument: str = "") -> int:
-    from mailbot.decisions import CliCommand, DecisionRefused, decide_from_cli
-
     app = _app(args)
     command = CliCommand.make(action, argument, getattr(args, "password", None),
                               getattr(args, "user_id", None), getattr(args, "send_to_sender", False))
@@ -206,8 +204,6 @@ def _decide(args: argparse.Namespace, action: str, argument: str = "") -> int:
 def _flush_now(app, stream=None) -> None:  # type: ignore[no-untyped-def]
     """Send what a CLI command queued right away (SOP step 8 is 5 minutes), unless the daemon owns the
     lock — then the daemon sends it — or the SMTP secret is not in this shell's environment."""
-    from mailbot.runner import AlreadyRunning, PollResult, flush_outbox, instance_lock
-
     try:
         app.settings.smtp_password()
         with instance_lock(app):
@@ -235,8 +231,6 @@ def cmd_request_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_import(args: argparse.Namespace) -> int:
-    from mailbot.registry import import_csv
-
     app = _app(args)
     added, updated = import_csv(app, Path(args.file))
     print(f"registry: {added} added, {updated} updated")
@@ -244,8 +238,6 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_list(args: argparse.Namespace) -> int:
-    from mailbot.registry import list_registry
-
     app = _app(args)
     rows = list_registry(app)
     if args.json:
@@ -257,8 +249,6 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
-    from mailbot.views import quarantine_list
-
     app = _app(args)
     rows = quarantine_list(app)
     if args.json:
@@ -272,8 +262,6 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine_requeue(args: argparse.Namespace) -> int:
-    from mailbot.views import quarantine_requeue
-
     app = _app(args)
     if not quarantine_requeue(app, args.id):
         print(f"message {args.id} is not in quarantine", file=sys.stderr)
@@ -283,8 +271,6 @@ def cmd_quarantine_requeue(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from mailbot.report import build_report, parse_formats, parse_month, write_report
-
     try:
         formats = parse_formats(args.format)
         parse_month(args.month)
@@ -297,8 +283,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_archive_export(args: argparse.Namespace) -> int:
-    from mailbot.archive import ArchiveError, export_case
-
     app = _app(args)
     try:
         path = export_case(app, args.number, Path(args.dest), force=args.force)
@@ -312,8 +296,6 @@ def cmd_archive_export(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mailbot.demo import run_demo
-
     return run_demo(verbose=args.verbose)
 
 
@@ -405,9 +387,6 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     # Alembic narrates every migration step at INFO; stderr is for what the operator must act on.
     logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
-    from mailbot.registry import RegistryError
-    from mailbot.runner import AlreadyRunning
-
     try:
         return args.fn(args)
     except RegistryError as exc:  # a bad CSV, not a bad config: say so

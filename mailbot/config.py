@@ -1,4 +1,4 @@
-"""Typed settings loaded from the TOML config of SPEC §7, with one-line errors naming the key."""
+"""Typed settings from TOML; secrets from environment variables; errors name the key and the fix."""
 
 from __future__ import annotations
 

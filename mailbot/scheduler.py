@@ -10,10 +10,11 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from mailbot.app import App
-from mailbot.db import transaction
-from mailbot.mailbox import FolderState, MailboxError
-from mailbot.models import MailboxState
+from mailbot.intake.fetch import open_mailbox
+from mailbot.intake.mailbox import FolderState, MailboxError
 from mailbot.runner import poll_once
+from mailbot.store.db import transaction
+from mailbot.store.models import MailboxState
 
 log = logging.getLogger(__name__)
 # Re-issue IDLE well before the 30-minute server timeout of RFC 2177; each renewal also re-checks UIDNEXT,
@@ -59,7 +60,7 @@ class Daemon:
         backoff = 1.0
         while not self.stop_event.is_set():
             try:
-                with self.app.mailbox() as mb:
+                with open_mailbox(self.app) as mb:
                     if not mb.has("IDLE"):
                         log.info("IMAP server has no IDLE: interval polling only")
                         return

@@ -18,12 +18,14 @@ from hypothesis import settings as hypothesis_settings
 hypothesis_settings.register_profile("mailbot", derandomize=True, database=None)
 hypothesis_settings.load_profile("mailbot")
 
+from mailbot.admin.registry import import_csv
 from mailbot.app import App, build_app
 from mailbot.config import load_settings
-from mailbot.demo import ADMIN, PPK_A, PPK_B, write_config
-from mailbot.embedded import EmbeddedSmtp, ImapEndpoint
-from mailbot.registry import import_csv
-from mailbot.runner import PollResult, poll_once
+from mailbot.demo.servers import EmbeddedSmtp, ImapEndpoint
+from mailbot.demo.world import ADMIN, PPK_A, PPK_B, write_config
+from mailbot.domain.results import PollResult
+from mailbot.intake.fetch import open_mailbox
+from mailbot.runner import poll_once
 from tests.servers import imap_append, imap_uids
 
 pytest_plugins = ["tests.servers"]
@@ -89,7 +91,7 @@ class Bot:
 
     def folder(self, folder: str) -> str:
         """The server's name for a config folder name (Dovecot uses '.' as separator)."""
-        with self.app.mailbox() as mb:
+        with open_mailbox(self.app) as mb:
             return mb.name(folder)
 
     def uids(self, folder: str) -> list[int]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import atexit
-import itertools
 import grp
+import itertools
 import os
 import pwd
 import re
@@ -23,8 +23,16 @@ import pytest
 from aiosmtpd.controller import Controller
 from imapclient import IMAPClient, exceptions
 
-from mailbot.embedded import (LOOPBACK, EmbeddedImap, EmbeddedSmtp, ImapEndpoint, free_port,
-                              parent_death_hook, stop_process, wait_for_greeting)
+from mailbot.demo.servers import (
+    LOOPBACK,
+    EmbeddedImap,
+    EmbeddedSmtp,
+    ImapEndpoint,
+    free_port,
+    parent_death_hook,
+    stop_process,
+    wait_for_greeting,
+)
 
 DOVECOT_PASSWORD = "dovecot-secret"
 PYMAP_PASSWORD = "pymap-secret"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
+import csv
 import dataclasses
 import email
 import email.policy
-import csv
 import hashlib
 import io
 import json
@@ -20,18 +20,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from mailbot import samplepdf
+from mailbot.admin.archive import ArchiveError, CaseNotFound, export_case
+from mailbot.admin.hardcopy import register_hardcopy
+from mailbot.admin.registry import import_csv
+from mailbot.admin.report import build_report, write_report
 from mailbot.app import App, build_app
-from mailbot.archive import ArchiveError, CaseNotFound, export_case
+from mailbot.cases.decisions import CliCommand, decide_from_cli
+from mailbot.cases.delivery import flush_outbox
+from mailbot.cases.timers import run_timers
 from mailbot.config import load_settings
-from mailbot.decisions import CliCommand, decide_from_cli
-from mailbot.demo import ADMIN, reply_email, request_email, write_config
-from mailbot.embedded import EmbeddedSmtp
-from mailbot.hardcopy import register_hardcopy
-from mailbot.models import Case, Document, Event, Outbox
-from mailbot.registry import import_csv
-from mailbot.report import build_report, write_report
-from mailbot.runner import PollResult, flush_outbox, run_timers
+from mailbot.demo import samplepdf
+from mailbot.demo.servers import EmbeddedSmtp
+from mailbot.demo.world import ADMIN, reply_email, request_email, write_config
+from mailbot.domain.results import PollResult
+from mailbot.store.models import Case, Document, Event, Outbox
 from tests.conftest import PPK_A, PPK_B, Bot
 
 NAME, NIP, EMAIL, USER_ID = PPK_A[0], PPK_A[1], PPK_A[2], PPK_A[3]

@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailbot import samplepdf
-from mailbot.demo import ADMIN, request_email
-from mailbot.embedded import EmbeddedSmtp, ReceivedMail, _CaptureHandler
-from mailbot.models import Case, InboundMessage, Outbox
+from mailbot.demo import samplepdf
+from mailbot.demo.servers import EmbeddedSmtp, ReceivedMail, _CaptureHandler
+from mailbot.demo.world import ADMIN, request_email
+from mailbot.store.models import Case, InboundMessage, Outbox
 from tests.conftest import Bot, make_bot
 from tests.servers import find_dovecot, imap_connect
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mailbot.classify import automatic_reason, bounced_message_ids, detect_request_type, is_bounce
-from mailbot.parse import ParsedMail, parse_message
+from mailbot.domain.mail import ParsedMail
+from mailbot.intake.classify import (
+    automatic_reason,
+    bounced_message_ids,
+    detect_request_type,
+    is_bounce,
+)
+from mailbot.intake.parse import parse_message
 
 OWN = ["lpse@lpse.example.go.id"]
 OWN_DOMAIN = "mailbot.lpse.example.go.id"

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mailbot import samplepdf
 from mailbot.cli import main
-from mailbot.demo import ADMIN, request_email, write_config
-from mailbot.embedded import EmbeddedSmtp
+from mailbot.demo import samplepdf
+from mailbot.demo.world import ADMIN, request_email, write_config
 from tests.conftest import PPK_A, PPK_B, Bot
 
 MAILBOT = Path(sys.executable).parent / "mailbot"

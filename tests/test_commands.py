@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from mailbot import commands
-from mailbot.commands import (
+from mailbot.cases.commands import (
     REVIEW_CODE_RE,
     AdminCommand,
     find_review_codes,
-    new_text,
     parse_command,
-    redact_raw_message,
-    redact_secrets,
 )
+from mailbot.cases.replies import new_text
+from mailbot.domain.redaction import redact_secrets
+from mailbot.intake import redact as commands
+from mailbot.intake.redact import redact_raw_message
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "replies"
 CORPUS = Path(

@@ -5,13 +5,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mailbot.commands import (
-    find_review_codes,
-    new_text,
-    parse_command,
-    redact_raw_message,
-    redact_secrets,
-)
+from mailbot.cases.commands import find_review_codes, parse_command
+from mailbot.cases.replies import new_text
+from mailbot.domain.redaction import redact_secrets
+from mailbot.intake.redact import redact_raw_message
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

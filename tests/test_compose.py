@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from mailbot.compose import (
+from mailbot.outgoing.compose import (
     AUTO_GENERATED,
     Outgoing,
     OutgoingAttachment,
@@ -17,7 +17,7 @@ from mailbot.compose import (
     case_from_message_ids,
     make_message_id,
 )
-from mailbot.render import TEMPLATES, Rendered
+from mailbot.outgoing.render import TEMPLATES, Rendered
 
 SECRET = b"s3cret-key-for-tests"
 DOMAIN = "mailbot.lpse.example.go.id"

@@ -11,7 +11,7 @@ import pytest
 
 from mailbot.cli import main
 from mailbot.config import load_settings, project_root
-from mailbot.demo import write_config
+from mailbot.demo.world import write_config
 
 MAILBOT = Path(sys.executable).parent / "mailbot"
 EXAMPLE = project_root() / "config" / "mailbot.example.toml"

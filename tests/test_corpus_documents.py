@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from mailbot.documents import ACCEPTED_TYPES, DEFAULT_KINDS, FileAnalysis, analyse_file
-from mailbot.parse import ParseError, parse_message
-from mailbot.samplepdf import make_image_only_pdf, sample_request_letter, sample_sk
+from mailbot.cases.documents import ACCEPTED_TYPES, FileAnalysis, analyse_file
+from mailbot.demo.samplepdf import make_image_only_pdf, sample_request_letter, sample_sk
+from mailbot.domain.kinds import DEFAULT_KINDS
+from mailbot.intake.parse import ParseError, parse_message
 from tests.conftest import CORPUS
 
 NIP = "197103112006041003"

@@ -13,10 +13,11 @@ import pytest
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from sqlalchemy import select
 
-from mailbot.cases import deliverable_address
-from mailbot.models import Case, InboundMessage
-from mailbot.runner import PollResult, poll_once
-from mailbot.views import quarantine_list
+from mailbot.admin.views import quarantine_list
+from mailbot.cases.notify import deliverable_address
+from mailbot.domain.results import PollResult
+from mailbot.runner import poll_once
+from mailbot.store.models import Case, InboundMessage
 from tests.conftest import CORPUS, Bot
 from tests.servers import imap_connect
 

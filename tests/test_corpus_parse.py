@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mailbot.classify import automatic_reason, bounced_message_ids, is_bounce
-from mailbot.parse import ParsedMail, ParseError, parse_message
+from mailbot.domain.mail import ParsedMail
+from mailbot.intake.classify import automatic_reason, bounced_message_ids, is_bounce
+from mailbot.intake.parse import ParseError, parse_message
 
 CORPUS = Path(os.environ.get("MAILBOT_CORPUS_DIR")
               or Path(__file__).resolve().parents[2] / "shared" / "corpus")

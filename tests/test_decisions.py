@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mailbot import samplepdf
-from mailbot.demo import ADMIN, reply_email, request_email
-from mailbot.models import Case, Event
+from mailbot.demo import samplepdf
+from mailbot.demo.world import ADMIN, reply_email, request_email
+from mailbot.store.models import Case, Event
 from tests.conftest import PPK_A, Bot
 
 NAME, NIP, EMAIL, USER_ID = PPK_A[0], PPK_A[1], PPK_A[2], PPK_A[3]

@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from mailbot import samplepdf
-from mailbot.commands import REVIEW_CODE_RE
-from mailbot.demo import ADMIN, reply_email, request_email
-from mailbot.embedded import EmbeddedSmtp
-from mailbot.models import Case, Event, InboundMessage
-from mailbot.parse import parse_message
+from mailbot.cases.commands import REVIEW_CODE_RE
+from mailbot.demo import samplepdf
+from mailbot.demo.servers import EmbeddedSmtp
+from mailbot.demo.world import ADMIN, reply_email, request_email
+from mailbot.intake.parse import parse_message
+from mailbot.store.models import Case, Event, InboundMessage
 from tests.conftest import PPK_A, PPK_B, Bot, make_bot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "replies"

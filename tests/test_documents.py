@@ -10,24 +10,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
-from mailbot.documents import (
-    DEFAULT_KINDS,
-    SK_PENGANGKATAN,
-    SURAT_PERMOHONAN,
-    DocumentKind,
-    FileAnalysis,
-    analyse_file,
-    missing_kinds,
-    pdf_text,
-    sniff_type,
-)
-from mailbot.samplepdf import (
+from mailbot.cases.documents import FileAnalysis, analyse_file, pdf_text, sniff_type
+from mailbot.demo.samplepdf import (
     make_image_only_pdf,
     make_jpeg,
     make_pdf,
     make_png,
     sample_request_letter,
     sample_sk,
+)
+from mailbot.domain.kinds import (
+    DEFAULT_KINDS,
+    SK_PENGANGKATAN,
+    SURAT_PERMOHONAN,
+    DocumentKind,
+    missing_kinds,
 )
 
 NIP = "197103112006041003"

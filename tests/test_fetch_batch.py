@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailbot import runner
-from mailbot.models import Case, InboundMessage, Outbox
+from mailbot.intake import fetch
+from mailbot.store.models import Case, InboundMessage, Outbox
 from tests.conftest import Bot
 from tests.test_intake import complete_request
 
@@ -35,7 +35,7 @@ def test_a_failing_batch_is_stored_one_by_one(any_bot: Bot, monkeypatch: pytest.
     """If storing the batch together fails, nothing of it is half-committed and every message is
     still stored (the one-by-one path) and processed; a message that cannot be stored even alone is
     kept as a quarantined placeholder with its bytes, and the sync point passes it."""
-    real = runner._store_rows
+    real = fetch._store_rows
     batches = []
 
     def picky(app, folder, uidvalidity, items, now, failure=""):  # type: ignore[no-untyped-def]
@@ -46,7 +46,7 @@ def test_a_failing_batch_is_stored_one_by_one(any_bot: Bot, monkeypatch: pytest.
             raise RuntimeError("database refused this row")
         return real(app, folder, uidvalidity, items, now, failure)
 
-    monkeypatch.setattr(runner, "_store_rows", picky)
+    monkeypatch.setattr(fetch, "_store_rows", picky)
     for i in range(3):
         any_bot.append(complete_request(f"Permohonan {i}" if i != 1 else "POISON"))
     result = any_bot.poll()
@@ -63,7 +63,7 @@ def test_a_failing_batch_is_stored_one_by_one(any_bot: Bot, monkeypatch: pytest.
 # -- the outbox flush over several SMTP connections ---------------------------------------------------
 
 def _requests_from_strangers(bot: Bot, n: int) -> None:
-    from mailbot.demo import request_email
+    from mailbot.demo.world import request_email
 
     for i in range(n):
         bot.append(request_email(f"pemohon{i}@contoh.go.id", f"Pemohon {i}", f"Permohonan reset {i}", "mohon"))

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from mailbot.findings import (
+from mailbot.domain.findings import (
     RULES,
     CaseFacts,
     DocFacts,

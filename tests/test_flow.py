@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from mailbot import samplepdf
-from mailbot.demo import request_email
-from mailbot.models import Case
-from mailbot.views import case_detail, list_cases
+from mailbot.admin.views import case_detail, list_cases
+from mailbot.demo import samplepdf
+from mailbot.demo.world import request_email
+from mailbot.store.models import Case
 from tests.conftest import PPK_B, Bot
 
 NAME, NIP, EMAIL = PPK_B[0], PPK_B[1], PPK_B[2]

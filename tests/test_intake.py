@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from mailbot import samplepdf
-from mailbot.demo import request_email
-from mailbot.models import Case, Document, InboundMessage
-from mailbot.views import case_detail
+from mailbot.admin.views import case_detail
+from mailbot.demo import samplepdf
+from mailbot.demo.world import request_email
+from mailbot.store.models import Case, Document, InboundMessage
 from tests.conftest import PPK_A, Bot
 
 NAME, NIP, EMAIL = PPK_A[0], PPK_A[1], PPK_A[2]

@@ -13,12 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from mailbot import samplepdf
 from mailbot.app import build_app
 from mailbot.config import load_settings
-from mailbot.demo import request_email, write_config
-from mailbot.models import InboundMessage
-from mailbot.runner import PollResult, process_pending
+from mailbot.demo import samplepdf
+from mailbot.demo.world import request_email, write_config
+from mailbot.domain.results import PollResult
+from mailbot.intake.process import process_pending
+from mailbot.store.models import InboundMessage
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                        HealthCheck.function_scoped_fixture])

@@ -15,11 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from mailbot import compose, mailbox, outbox, parse, samplepdf
-from mailbot.demo import request_email
-from mailbot.embedded import EmbeddedSmtp
-from mailbot.models import Case, InboundMessage
-from mailbot.outbox import PermanentFailure, SmtpParams, SmtpSender, TemporaryFailure
+from mailbot.demo import samplepdf
+from mailbot.demo.servers import EmbeddedSmtp
+from mailbot.demo.world import request_email
+from mailbot.intake import mailbox, parse
+from mailbot.intake.fetch import open_mailbox
+from mailbot.outgoing import compose
+from mailbot.outgoing import smtp as outbox
+from mailbot.outgoing.smtp import (
+    PermanentFailure,
+    SmtpParams,
+    SmtpSender,
+    TemporaryFailure,
+)
+from mailbot.store.models import Case, InboundMessage
 from tests.conftest import PPK_A, Bot
 from tests.test_corpus_parse import corpus_files
 
@@ -208,7 +217,7 @@ def test_large_request_through_real_servers(any_bot: Bot, monkeypatch: pytest.Mo
 
 def _fetch_whole(bot: Bot, folder: str) -> bytes:
     """The one message in `folder`, fetched in one plain FETCH."""
-    with bot.app.mailbox() as mb:
+    with open_mailbox(bot.app) as mb:
         mb.select(bot.folder(folder))
         [uid] = mb.uids_after(0)
         return mb.fetch_raw([uid])[uid]
@@ -219,7 +228,7 @@ def test_message_of_exactly_one_chunk_and_one_byte_more(any_bot: Bot, monkeypatc
     raw = _big_request(_scan(20_000))
     for extra in (b"", b"\r\n", b"\r\nX\r\n"):
         any_bot.append(raw + extra)
-    with any_bot.app.mailbox() as mb:
+    with open_mailbox(any_bot.app) as mb:
         mb.select("INBOX")
         uids = mb.uids_after(0)
         plain = mb.fetch_raw(uids)

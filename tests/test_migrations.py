@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from mailbot.db import make_engine, migrate
-from mailbot.models import Base
+from mailbot.store.db import make_engine, migrate
+from mailbot.store.models import Base
 
 
 def test_migrations_match_models(db_url: str) -> None:

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from mailbot import samplepdf
-from mailbot.demo import request_email
-from mailbot.embedded import EmbeddedSmtp
-from mailbot.mailbox import ImapMailbox
-from mailbot.runner import PollResult, poll_once
+from mailbot.demo import samplepdf
+from mailbot.demo.servers import EmbeddedSmtp
+from mailbot.demo.world import request_email
+from mailbot.domain.results import PollResult
+from mailbot.intake.fetch import open_mailbox
+from mailbot.intake.mailbox import ImapMailbox
+from mailbot.runner import poll_once
 from tests.conftest import PPK_A, Bot, make_bot
 from tests.servers import ImapServerHandle, imap_append, imap_fetch_all, imap_flags
 
@@ -43,7 +45,7 @@ class PersonDeletesDuringPoll(ImapMailbox):
 
 
 def poll_with_person(bot: Bot) -> tuple[PollResult, PersonDeletesDuringPoll]:
-    mb = PersonDeletesDuringPoll(bot.app.mailbox().params)
+    mb = PersonDeletesDuringPoll(open_mailbox(bot.app).params)
     mb.person_endpoint = bot.imap  # type: ignore[attr-defined]
     with mb:
         # The server really lacks MOVE (a stripped capability list, not a patched client).
@@ -73,7 +75,7 @@ def test_without_move_the_request_reaches_processed_and_only_its_uid_is_expunged
     person flagged \\Deleted meanwhile (UID EXPUNGE, never a plain EXPUNGE)."""
     bot = no_move_bot
     bot.append(REQUEST)
-    with bot.app.mailbox() as mb:
+    with open_mailbox(bot.app) as mb:
         assert mb.has("UIDPLUS") and not mb.has("MOVE")
     result, mb = poll_with_person(bot)
     assert result.errors == []
@@ -93,7 +95,7 @@ def test_without_move_and_uidplus_nothing_is_expunged_and_nothing_repeats(no_uid
     the INBOX (no plain EXPUNGE that would take the person's message too); the next poll repeats nothing."""
     bot = no_uidplus_bot
     bot.append(REQUEST)
-    with bot.app.mailbox() as mb:
+    with open_mailbox(bot.app) as mb:
         assert not mb.has("UIDPLUS") and not mb.has("MOVE")
     result, mb = poll_with_person(bot)
     assert result.errors == []

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailbot.nip import check_nip, find_nips
+from mailbot.domain.nip import check_nip, find_nips
 
 TODAY = date(2026, 3, 2)
 VALID = "197103112006041003"

@@ -11,14 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailbot.parse import (
-    ParsedMail,
-    ParseError,
-    html_to_text,
-    normalize_message_id,
-    parse_message,
-    sanitize_filename,
-)
+from mailbot.domain.mail import ParsedMail
+from mailbot.domain.text import normalize_message_id, sanitize_filename
+from mailbot.intake.parse import ParseError, html_to_text, parse_message
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mail"
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from mailbot import documents as docs
-from mailbot import prefetch, samplepdf
-from mailbot.demo import request_email
-from mailbot.models import Case, Document, InboundMessage, Outbox
-from mailbot.parse import parse_message
-from mailbot.prefetch import Limits, Prefetcher, prepare
-from tests.conftest import PPK_A, PPK_B, Bot, _fastest_imap, make_bot
+from mailbot.cases import documents as docs
+from mailbot.demo import samplepdf
+from mailbot.demo.world import request_email
+from mailbot.intake import prefetch
+from mailbot.intake.fetch import open_mailbox
+from mailbot.intake.parse import parse_message
+from mailbot.intake.prefetch import Limits, Prefetcher, prepare
+from mailbot.store.models import Case, Document, InboundMessage, Outbox
+from tests.conftest import PPK_B, Bot, _fastest_imap, make_bot
 from tests.test_intake import complete_request
 
 LIMITS = Limits(max_attachments=50, max_depth=10, max_header_bytes=256_000, max_attachment_bytes=10 * 2**20)
@@ -45,9 +47,11 @@ def outcome(bot: Bot) -> tuple:
 def test_helper_prepares_exactly_what_the_main_process_would(bot: Bot) -> None:
     for raw in backlog():
         bot.append(raw)
-    with bot.app.mailbox() as mb:
-        from mailbot.runner import PollResult, fetch_new
+    with open_mailbox(bot.app) as mb:
         from datetime import datetime, timezone
+
+        from mailbot.domain.results import PollResult
+        from mailbot.intake.fetch import fetch_new
 
         fetch_new(bot.app, mb, datetime.now(timezone.utc), PollResult())
     rows = stored_rows(bot)
@@ -145,8 +149,8 @@ def test_unreadable_blob_is_left_to_the_main_process() -> None:
 
 
 def test_a_staged_blob_is_adopted_without_writing_it_again(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from mailbot import storage
-    from mailbot.storage import BlobStore
+    from mailbot.store import blobs as storage
+    from mailbot.store.blobs import BlobStore
 
     store = BlobStore(tmp_path)
     sha = store.stage(b"isi dokumen")

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from mailbot import samplepdf
-from mailbot.demo import request_email
-from mailbot.models import Case, InboundMessage, Outbox
-from mailbot.views import quarantine_list, quarantine_requeue
+from mailbot.admin.views import quarantine_list, quarantine_requeue
+from mailbot.demo import samplepdf
+from mailbot.demo.world import request_email
+from mailbot.store.models import Case, InboundMessage, Outbox
 from tests.conftest import ADMIN, PPK_A, PPK_B, Bot
 from tests.test_intake import complete_request
 
@@ -143,7 +143,7 @@ def test_unparseable_message_is_quarantined_with_alert_and_requeue(any_bot: Bot)
 def test_processing_failure_retried_then_quarantined(any_bot: Bot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Scenario: processing crashes on one message; it is retried max_attempts times, then quarantined,
     and the other messages are processed normally."""
-    import mailbot.runner as runner
+    import mailbot.intake.process as runner
 
     real_route = runner.route
 

@@ -10,13 +10,20 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from mailbot import samplepdf
-from mailbot.demo import BOT, reply_email, request_email
-from mailbot.embedded import EmbeddedSmtp
-from mailbot.models import Case, InboundMessage
-from tests.conftest import ADMIN, PPK_A, PPK_B, Bot, _fastest_imap, _pg_database, make_bot
+from mailbot.demo import samplepdf
+from mailbot.demo.servers import EmbeddedSmtp
+from mailbot.demo.world import BOT, reply_email, request_email
+from mailbot.store.models import Case, InboundMessage
+from tests.conftest import (
+    ADMIN,
+    PPK_A,
+    PPK_B,
+    Bot,
+    _fastest_imap,
+    _pg_database,
+    make_bot,
+)
 from tests.test_intake import complete_request
 
 NAME, NIP, EMAIL = PPK_A[0], PPK_A[1], PPK_A[2]
@@ -96,7 +103,7 @@ class SimulatedKill(BaseException):
 
 def kill_on_subject(monkeypatch: pytest.MonkeyPatch, marker: str) -> None:
     """Make processing a message whose subject contains `marker` "kill the process" (SimulatedKill)."""
-    import mailbot.runner as runner
+    import mailbot.intake.process as runner
 
     real_route = runner.route
 
@@ -218,7 +225,7 @@ def test_cli_reject_racing_email_approve_applies_one_decision(any_bot: Bot,
     (the daemon's poll runs to completion between the CLI's read and its write)."""
     import threading
 
-    import mailbot.decisions as D
+    import mailbot.cases.decisions as D
 
     review = submit(any_bot)
     number = cases(any_bot)[0].number
@@ -249,8 +256,8 @@ def test_cli_reject_racing_email_approve_applies_one_decision(any_bot: Bot,
 # -- 8. authentication ------------------------------------------------------------------------------
 def test_dmarc_pass_for_another_domain_does_not_authenticate_admin() -> None:
     """Scenario: the receiving server says dmarc=pass for evil.example; mailbot read the From as the admin."""
-    from mailbot.decisions import authenticated
-    from mailbot.parse import parse_message
+    from mailbot.cases.decisions import authenticated
+    from mailbot.intake.parse import parse_message
 
     raw = (f"Authentication-Results: mx.lpse-demo.go.id; dkim=pass header.d=evil.example; "
            f"dmarc=pass header.from=evil.example\r\nFrom: Admin <{ADMIN}>\r\nTo: {BOT}\r\n"

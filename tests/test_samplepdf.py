@@ -9,7 +9,7 @@ import zlib
 import pytest
 from pypdf import PdfReader
 
-from mailbot.samplepdf import (
+from mailbot.demo.samplepdf import (
     make_image_only_pdf,
     make_jpeg,
     make_pdf,

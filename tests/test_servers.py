@@ -11,9 +11,17 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from mailbot.embedded import EmbeddedImap, EmbeddedSmtp, ImapEndpoint
-from tests.servers import (ImapServerHandle, imap_append, imap_connect, imap_create,
-                           imap_fetch_all, imap_flags, imap_folders, imap_uids)
+from mailbot.demo.servers import EmbeddedImap, EmbeddedSmtp, ImapEndpoint
+from tests.servers import (
+    ImapServerHandle,
+    imap_append,
+    imap_connect,
+    imap_create,
+    imap_fetch_all,
+    imap_flags,
+    imap_folders,
+    imap_uids,
+)
 
 
 def _raw(subject: str, body: str = "Isi pesan.") -> bytes:

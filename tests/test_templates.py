@@ -5,9 +5,9 @@ from __future__ import annotations
 import email
 import re
 from datetime import date, datetime, timedelta, timezone
-from enum import Enum
 from email.message import EmailMessage
 from email.policy import SMTP
+from enum import Enum
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from jinja2 import meta
 
-from mailbot.commands import find_review_codes, parse_command, redact_raw_message, redact_secrets
-from mailbot.render import TEMPLATES, Rendered, Renderer
+from mailbot.cases.commands import find_review_codes, parse_command
+from mailbot.domain.redaction import redact_secrets
+from mailbot.intake.redact import redact_raw_message
+from mailbot.outgoing.render import TEMPLATES, Rendered, Renderer
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 TZ = ZoneInfo("Asia/Jakarta")

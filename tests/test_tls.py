@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailbot import samplepdf
 from mailbot.app import build_app
 from mailbot.cli import main
 from mailbot.config import load_settings
-from mailbot.demo import request_email, write_config
-from mailbot.models import Case, Outbox
+from mailbot.demo import samplepdf
+from mailbot.demo.world import request_email, write_config
+from mailbot.store.models import Case, Outbox
 from tests.conftest import PPK_A, Bot, make_bot
 from tests.servers import ImapServerHandle, LoopbackCerts, TlsSmtp, imap_uids
 

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mailbot.models import CaseStatus as S
-from mailbot.workflow import (
-    CLOSED,
+from mailbot.domain.states import CLOSED
+from mailbot.domain.states import CaseStatus as S
+from mailbot.domain.workflow import (
     OUTCOME_TEMPLATE,
     SOP_STEP,
     TRANSITIONS,

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.workingtime import OFFICE_HOLIDAY_NAME, WorkingCalendar, make_calendar
+from mailbot.domain.workingtime import OFFICE_HOLIDAY_NAME, WorkingCalendar
+from mailbot.office_calendar import make_calendar
 
 WIB = ZoneInfo("Asia/Jakarta")
 UTC = timezone.utc

@@ -1,0 +1,1 @@
+"""What the admins use from the CLI: views, the registry, hardcopy requests, archive and report."""

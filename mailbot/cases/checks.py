@@ -1,0 +1,101 @@
+"""Storing a request's files and checking the case: findings, completeness, the Decision that follows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from mailbot.app import App
+from mailbot.cases.documents import FileAnalysis, analyse_file, sniff_type
+from mailbot.cases.notify import send_decision_mail
+from mailbot.cases.records import registry_for, transition, view
+from mailbot.cases.review import start_review
+from mailbot.domain.findings import CaseFacts, DocFacts, RegistryFacts, evaluate
+from mailbot.domain.nip import find_nips
+from mailbot.domain.states import OPEN_STATUSES
+from mailbot.domain.workflow import Decision, on_documents_checked
+from mailbot.store.models import Case, Document, Finding, InboundMessage
+
+
+# -- documents and checks --------------------------------------------------------------------
+def store_documents(s: Session, app: App, case: Case, files: Sequence[tuple[str, str, bytes]],
+                    now: datetime, message_id: int | None = None) -> list[Document]:
+    """Store each file content-addressed and record what it is; returns the new documents."""
+    out = []
+    limit = app.settings.limits.max_attachment_bytes
+    for filename, content_type, data in files:
+        sha = app.store.put(data)
+        if len(data) > limit:
+            analysis = FileAnalysis(sniff_type(data[:4096]), (), False,
+                                         f"ukuran berkas melebihi batas {limit // (1024 * 1024)} MB", False, "")
+        else:
+            analysis = analyse_file(filename, data, app.kinds, sha)
+        doc = Document(case_id=case.id, message_id=message_id, filename=filename, content_type=content_type,
+                       file_type=analysis.file_type, size=len(data), sha256=sha, kinds=list(analysis.kinds),
+                       usable=analysis.usable, needs_manual_check=analysis.needs_manual_check,
+                       problem=analysis.problem, text=analysis.text[:200_000], created_at=now)
+        s.add(doc)
+        out.append(doc)
+    s.flush()
+    return out
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    complete: bool
+    missing: list[str]  # labels
+    unusable: list[dict[str, str]]  # {filename, reason}
+
+
+def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> CheckOutcome:
+    """Run every rule, replace the case's findings, and say whether the file is complete."""
+    documents = s.scalars(select(Document).where(Document.case_id == case.id)).all()
+    facts_docs = tuple(DocFacts(d.filename, tuple(d.kinds), d.usable, d.needs_manual_check,
+                                      d.problem, d.text) for d in documents)
+    nips = [n for t in [body] + [d.text for d in documents] for n in find_nips(t or "")]
+    ppk, by_sender = registry_for(s, case.sender, nips)
+    dups: tuple[str, ...] = ()
+    if ppk is not None:
+        dups = tuple(s.scalars(select(Case.number).where(Case.ppk_id == ppk.id, Case.id != case.id,
+                                                         Case.status.in_([st.value for st in OPEN_STATUSES]))))
+    required = tuple((k.name, k.label) for k in app.kinds if k.required)
+    facts = CaseFacts(
+        sender=case.sender, request_type=case.request_type, body=body, documents=facts_docs,
+        required=required,
+        registry=RegistryFacts(ppk.nama, ppk.nip, ppk.email, ppk.user_id) if ppk else None,
+        registry_by_sender=by_sender, open_duplicates=dups,
+        today=now.astimezone(app.settings.tz).date())
+    results = evaluate(facts)
+    # Two statements for the whole set (not one INSERT … RETURNING per finding); the relationship is
+    # expired so case.findings is read back fresh.
+    s.execute(delete(Finding).where(Finding.case_id == case.id), execution_options={"synchronize_session": False})
+    if results:
+        s.execute(insert(Finding), [{"case_id": case.id, "code": r.code, "ok": r.ok, "message": r.message,
+                                     "created_at": now} for r in results])
+    s.expire(case, ["findings"])
+    # Set after the queries above (which exclude this case), so it is flushed with the findings.
+    if ppk is not None and case.ppk_id is None:
+        case.ppk_id = ppk.id
+    have = {k for d in documents if d.usable for k in d.kinds}
+    missing = [label for name, label in required if name not in have]
+    unusable = [{"filename": d.filename, "reason": d.problem or ""} for d in documents if not d.usable]
+    return CheckOutcome(not missing, missing, unusable)
+
+
+def evaluate_and_apply(s: Session, app: App, case: Case, body: str, now: datetime, actor: str, *,
+                       first_contact: bool, message_row: InboundMessage | None) -> Decision:
+    outcome = check_case(s, app, case, body, now)
+    decision = on_documents_checked(view(s, case), outcome.complete, first_contact, outcome.missing)
+    row_id = message_row.id if message_row else None
+    transition(s, app, case, decision, "bot", now, message_id=row_id)
+    extra: dict[str, Any] = {"missing": outcome.missing, "unusable": outcome.unusable, "admin_note": None,
+                             "self_service_hint": case.request_type in ("reset_password", "both")}
+    key = f"m{row_id}" if row_id else f"t{now.timestamp():.0f}"
+    send_decision_mail(s, app, case, decision, extra, key, now)
+    if decision.review_round:
+        start_review(s, app, case, now)
+    return decision

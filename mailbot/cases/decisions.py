@@ -1,0 +1,238 @@
+"""Admin decisions by email and CLI: authenticated, checked against the round's codes, then applied."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mailbot.app import App
+from mailbot.cases.commands import AdminCommand, find_review_codes, parse_command
+from mailbot.cases.notify import base_context, case_context, queue_mail, thread_ids
+from mailbot.cases.records import ppk_address, thread_case, transition, view
+from mailbot.domain.mail import ParsedMail
+from mailbot.domain.redaction import REDACTED
+from mailbot.domain.states import CaseStatus
+from mailbot.domain.workflow import TransitionRefused, on_admin_decision
+from mailbot.store.audit import add_event
+from mailbot.store.db import transaction
+from mailbot.store.models import Case, InboundMessage, ReviewCode
+
+log = logging.getLogger(__name__)
+
+
+ACTION_LABELS = {"approve": "SETUJU (disetujui)", "reject": "TOLAK (ditolak)",
+                 "request_docs": "LENGKAPI (dokumen diminta kembali)"}
+
+
+class DecisionRefused(Exception):
+    """A decision that cannot be applied; str() is the reason in Indonesian for the admin."""
+
+
+# -- authentication ------------------------------------------------------------------------
+_AR_SPLIT = re.compile(r";\s*")
+
+
+def authenticated(mail: ParsedMail, trusted_ids: tuple[str, ...]) -> tuple[bool, str]:
+    """dmarc=pass, or dkim=pass aligned with the From domain, in the receiving server's
+    Authentication-Results (only headers from a trusted authserv-id count when any are configured).
+
+    Only the topmost eligible header is read: the receiving server prepends its verdict above every
+    header the sender wrote, so a lower "dmarc=pass" may be the sender's own forgery."""
+    domain = mail.from_addr.rsplit("@", 1)[-1].lower()
+    trusted = {t.lower() for t in trusted_ids}
+    for header in mail.headers.get("authentication-results", []):
+        parts = _AR_SPLIT.split(header.strip())
+        authserv = parts[0].split()[0].lower() if parts and parts[0] else ""
+        if trusted and authserv not in trusted:
+            continue
+        for clause in parts[1:]:
+            c = clause.lower()
+            if re.match(r"dmarc\s*=\s*pass\b", c):
+                hf = re.search(r"header\.from\s*=\s*([^\s;]+)", c)
+                if hf and hf.group(1).lower() != domain:
+                    continue  # a pass for another domain says nothing about this From
+                return True, f"dmarc=pass ({authserv})"
+            m = re.match(r"dkim\s*=\s*pass\b.*header\.[di]\s*=\s*@?([^\s;]+)", c)
+            if m:
+                d = m.group(1).split("@")[-1]
+                if domain == d or domain.endswith("." + d):
+                    return True, f"dkim=pass aligned ({authserv})"
+        return False, f"Authentication-Results teratas ({authserv or '-'}) tanpa dmarc=pass/dkim=pass yang selaras"
+    return False, "tidak ada Authentication-Results tepercaya dengan dmarc=pass/dkim=pass yang selaras"
+
+
+# -- email replies -------------------------------------------------------------------------
+def handle_admin_reply(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime) -> None:
+    """Apply an admin's keyword reply if, and only if, it is authentic (SPEC §5)."""
+    row.kind = "admin_reply"
+    row.status = "processed"
+    admin = mail.from_addr
+    actor = f"admin:{admin}"
+    codes = find_review_codes(mail.subject, (mail.text or "") + "\n" + (mail.html or ""))
+    known = s.scalars(select(ReviewCode).where(ReviewCode.code.in_(codes))).all() if codes else []
+    # The case being answered is the thread's (signed Message-ID, then [number] in the subject); a code
+    # only names the case when the reply carries no thread. A code of another case is never "followed".
+    threaded = thread_case(s, app, mail)
+    case = threaded or (s.get(Case, known[0].case_id) if known else None)
+    if case is not None:
+        row.case_id = case.id
+    try:
+        if threaded is not None and known and not any(k.case_id == threaded.id for k in known):
+            raise DecisionRefused(f"kode tinjauan pada email ini milik permohonan lain, bukan permohonan "
+                                  f"{threaded.number} yang Anda balas")
+        code = _valid_code(known, case, admin)
+        if app.settings.admins.require_authenticated_admin_mail:
+            ok, why = authenticated(mail, app.settings.admins.trusted_authserv_ids)
+            if not ok:
+                raise DecisionRefused("email balasan tidak lolos autentikasi server (DMARC/DKIM): " + why)
+        command = parse_command(mail.text or "", mail.html)
+        if row.secret:
+            command = replace(command, password=row.secret)  # the stored copy was redacted at intake
+        elif command.password is not None and (row.secret == "" or REDACTED in command.password):
+            raise DecisionRefused("baris Password tidak dapat digunakan (kosong, atau lebih dari 128 karakter)")
+        if command.action is None:
+            raise DecisionRefused(command.error or "baris pertama balasan bukan kata kunci yang dikenali")
+        assert case is not None
+        apply_decision(s, app, case, command, actor, now, message_row=row, reply_to=mail)
+        code.used_at = now
+    except DecisionRefused as exc:
+        refuse(s, app, case, admin, str(exc), mail.subject, now, row, mail)
+    finally:
+        row.secret = None
+
+
+def _valid_code(known: list[ReviewCode], case: Case | None, admin: str) -> ReviewCode:
+    if case is None:
+        raise DecisionRefused("kode tinjauan tidak ditemukan pada subjek maupun kutipan email")
+    if not known:
+        raise DecisionRefused("kode tinjauan tidak ditemukan pada subjek maupun kutipan email")
+    mine = [k for k in known if k.admin_email == admin and k.case_id == case.id]
+    if not mine:
+        raise DecisionRefused("kode tinjauan pada email ini bukan milik alamat Anda atau bukan untuk perkara ini")
+    current = [k for k in mine if k.round == case.review_round]
+    if not current:
+        raise DecisionRefused("kode tinjauan ini berasal dari putaran tinjauan sebelumnya dan tidak berlaku lagi")
+    code = current[0]
+    if code.used_at is not None or case.status != CaseStatus.AWAITING_REVIEW.value:
+        raise DecisionRefused(f"perkara ini sudah diputuskan oleh {case.decided_by or 'admin lain'}")
+    return code
+
+
+def refuse(s: Session, app: App, case: Case | None, admin: str, reason: str, subject: str, now: datetime,
+           row: InboundMessage | None, mail: ParsedMail | None) -> None:
+    """Audit the refusal and tell the (configured) admin why; never a stranger."""
+    add_event(s, case, f"admin:{admin}", "decision_refused", now, detail=reason,
+                message_id=row.id if row else None)
+    log.warning("refused decision from %s on %s: %s", admin, case.number if case else "-", reason)
+    if admin not in app.settings.admins.emails:
+        return
+    ctx = (case_context(app, case, now, show_registry=True) if case
+           else base_context(app, now) | {"case": None}) | {
+        "error": reason, "original_subject": subject,
+        "decided_by": case.decided_by if case is not None and case.decided_by else None}
+    key = f"admin_command_error:{row.id if row else now.timestamp()}:{admin}"
+    queue_mail(s, app, case, "admin_command_error", [admin], ctx, key, now,
+                 in_reply_to=mail.message_id if mail else None,
+                 references=[mail.message_id] if mail and mail.message_id else [])
+
+
+# -- applying a decision (email and CLI) ----------------------------------------------------
+def apply_decision(s: Session, app: App, case: Case, command: AdminCommand, actor: str, now: datetime, *,
+                   message_row: InboundMessage | None = None, reply_to: ParsedMail | None = None) -> None:
+    action = command.action
+    assert action is not None
+    if case.status != CaseStatus.AWAITING_REVIEW.value:
+        raise DecisionRefused(f"perkara ini berstatus {case.status}; sudah diputuskan oleh "
+                              f"{case.decided_by or 'admin lain'}" if case.decided_by else
+                              f"perkara ini berstatus {case.status}, bukan menunggu tinjauan")
+    try:
+        decision = on_admin_decision(view(s, case), action)
+    except TransitionRefused as exc:
+        raise DecisionRefused(str(exc)) from None
+    ctx = case_context(app, case, now, show_registry=True if action == "approve" else None)
+    recipients = [ppk_address(case)]
+    secret = False
+    if action == "approve":
+        recipients, extra = _credentials(app, case, command)
+        secret = extra["password"] is not None
+        ctx |= extra
+    elif action == "reject":
+        ctx |= {"reason": command.argument}
+    else:
+        ctx |= {"missing": [], "unusable": [], "admin_note": command.argument}
+    row_id = message_row.id if message_row else None
+    # Claim the case atomically: of two decisions racing (email and CLI), only one sees AWAITING_REVIEW.
+    claimed = s.execute(update(Case).where(Case.id == case.id, Case.status == CaseStatus.AWAITING_REVIEW.value)
+                        .values(status=decision.new_status.value).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise DecisionRefused("perkara ini baru saja diputuskan oleh admin lain")
+    if action == "approve" and command.password:
+        case.proposed_password = command.password  # erased with the proposal once the mail is accepted
+    transition(s, app, case, decision, actor, now, message_id=row_id,
+                 detail=(command.argument or "")[:500])
+    case.decided_by = actor.split(":", 1)[-1]
+    case.decision_note = command.argument or command.note
+    for other in s.scalars(select(ReviewCode).where(ReviewCode.case_id == case.id, ReviewCode.used_at.is_(None))):
+        other.used_at = now  # the first valid decision wins; every code of the round is spent
+    if action == "request_docs":
+        case.reminders_sent = 0
+    if action != "approve":
+        case.proposed_password = None
+    outcome = decision.sends[0].template
+    in_reply_to, refs = thread_ids(s, case)
+    queue_mail(s, app, case, outcome, recipients, ctx, f"{outcome}:{case.number}:{case.review_round}", now,
+                 contains_secret=secret, in_reply_to=in_reply_to, references=refs)
+    if actor.startswith("admin:"):
+        admin = actor.split(":", 1)[1]
+        conf = case_context(app, case, now, show_registry=True) | {
+            "action": action, "action_label": ACTION_LABELS[action], "actor": admin,
+            "reason": command.argument or None, "outcome_template": outcome}
+        queue_mail(s, app, case, "admin_confirmation", [admin], conf,
+                     f"admin_confirmation:{case.number}:{case.review_round}", now,
+                     in_reply_to=reply_to.message_id if reply_to else None)
+
+
+def _credentials(app: App, case: Case, command: AdminCommand) -> tuple[list[str], dict[str, Any]]:
+    if case.ppk is not None:
+        to = [case.ppk.email]
+    elif command.send_to_sender:
+        to = [case.sender]
+    else:
+        raise DecisionRefused("PPK tidak terdaftar di registri; kredensial hanya dikirim ke pengirim bila balasan "
+                              "memuat baris 'Kirim ke pengirim: ya'")
+    wants_password = case.request_type in ("reset_password", "both", "unknown")
+    wants_user_id = case.request_type in ("user_id_info", "both")
+    password = command.password or (case.proposed_password if wants_password else None)
+    user_id = command.user_id or (case.ppk.user_id if case.ppk is not None and case.ppk.user_id else None)
+    if wants_user_id and not user_id:
+        raise DecisionRefused("user ID PPK tidak diketahui; tambahkan baris 'User ID: …' pada balasan")
+    if wants_password and not password:
+        raise DecisionRefused("kata sandi sementara tidak tersedia; tambahkan baris 'Password: …' pada balasan")
+    return to, {"password": password, "user_id": user_id, "note": command.note}
+
+
+def decide_from_cli(app: App, number: str, command: AdminCommand, user: str, now: datetime) -> Case:
+    """The CLI path: same rules and outcomes as email, actor cli:<user>."""
+    with transaction(app.factory) as s:
+        case = s.scalar(select(Case).where(Case.number == number))
+        if case is None:
+            raise DecisionRefused(f"case {number} not found")
+        apply_decision(s, app, case, command, f"cli:{user}", now)
+        return case
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """Helper to build an AdminCommand from CLI flags."""
+
+    @staticmethod
+    def make(action: str, argument: str = "", password: str | None = None, user_id: str | None = None,
+             send_to_sender: bool = False) -> AdminCommand:
+        return AdminCommand(action=action, argument=argument, password=password, user_id=user_id, note=None,
+                            send_to_sender=send_to_sender, error=None)

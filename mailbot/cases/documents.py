@@ -1,0 +1,229 @@
+"""The only pypdf user: file typing by magic bytes, PDF text, and the kinds a file holds."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import logging
+import re
+import warnings
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pypdf import PageObject, PdfReader
+
+from mailbot.domain.kinds import DEFAULT_KINDS, DocumentKind
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_TYPES = frozenset({"pdf", "jpeg", "png"})
+IMAGE_TYPES = frozenset({"jpeg", "png"})
+
+# How far into a file we look for "%PDF-": the PDF spec tolerates leading junk
+# (some mail clients and scanners prepend a few bytes) and readers accept it.
+_PDF_HEADER_WINDOW = 1024
+
+
+# A real letter or decree has far more words than this; see _text_too_thin.
+_MIN_WORDS_OF_REAL_TEXT = 15
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+@dataclass(frozen=True)
+class FileAnalysis:
+    """What one attachment is, which documents it holds and whether it can be used."""
+
+    file_type: str
+    kinds: tuple[str, ...]
+    usable: bool
+    problem: str | None
+    needs_manual_check: bool
+    text: str
+
+
+def sniff_type(data: bytes) -> str:
+    """Return the file type from magic bytes, ignoring the file name."""
+    # A file of only whitespace or NUL bytes is what failed uploads and scanners leave behind.
+    if not data or data.isspace() or data.count(0) == len(data):
+        return "empty"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "doc"  # OLE2 compound file: legacy Word (or another Office format)
+    if data.startswith(b"\x78\x9f\x3e\x22"):
+        return "tnef"  # Outlook winmail.dat
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "docx" if _zip_has_word_part(data) else "zip"
+    if b"%PDF-" in data[:_PDF_HEADER_WINDOW]:
+        return "pdf"
+    return "unknown"
+
+
+def _zip_has_word_part(data: bytes) -> bool:
+    """Whether a zip archive is a Word document (it has entries under word/)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return any(name.startswith("word/") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+
+
+_COLLECT_AFTER = 1024 * 1024  # PDF size above which pdf_text frees pypdf's objects at once
+
+
+def pdf_text(data: bytes, max_pages: int = 30) -> tuple[str, str | None]:
+    """Return the text of the first `max_pages` pages and a problem ("encrypted", "corrupt" or None).
+
+    Never raises: pypdf signals broken files with many exception types, and a bad
+    attachment must never stop the processing of its message.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted and not _decrypt_without_password(reader):
+                return "", "encrypted"
+            pages = list(reader.pages)[:max_pages]
+            if not pages:
+                return "", "corrupt"
+            texts = [_page_text(page) for page in pages]
+    except Exception as exc:  # noqa: BLE001 - see docstring
+        log.info("unreadable PDF (%s): %s", type(exc).__name__, exc)
+        return "", "corrupt"
+    finally:
+        if len(data) > _COLLECT_AFTER:
+            # pypdf's objects form reference cycles that hold the streams it read (a scan's image data
+            # included) until the cyclic collector runs: free them now, not some messages later.
+            reader = pages = None  # noqa: F841
+            gc.collect()
+    if all(text is None for text in texts):
+        return "", "corrupt"
+    return "\n".join(text for text in texts if text), None
+
+
+def _decrypt_without_password(reader: PdfReader) -> bool:
+    """Open a PDF that is encrypted with an empty user password (owner restrictions only)."""
+    try:
+        return bool(reader.decrypt(""))
+    except Exception as exc:  # noqa: BLE001 - e.g. AES without a crypto provider
+        log.info("cannot decrypt PDF (%s): %s", type(exc).__name__, exc)
+        return False
+
+
+def _page_text(page: PageObject) -> str | None:
+    """Return one page's text, or None when the page itself is broken."""
+    try:
+        return page.extract_text() or ""
+    except Exception as exc:  # noqa: BLE001 - one bad page must not hide the others
+        log.info("unreadable PDF page (%s): %s", type(exc).__name__, exc)
+        return None
+
+
+_PLEASE_PDF = "mohon dikirim dalam format PDF (hasil pindai dokumen yang telah ditandatangani)."
+
+_REFUSED: dict[str, str] = {
+    "empty": "Berkas kosong (0 byte) sehingga tidak dapat diperiksa; mohon dikirim ulang.",
+    "docx": "Berkas berformat Microsoft Word (DOCX) tidak dapat diterima; " + _PLEASE_PDF,
+    "doc": "Berkas berformat Microsoft Word/Office (DOC) tidak dapat diterima; " + _PLEASE_PDF,
+    "zip": "Berkas arsip (ZIP) tidak dibuka oleh sistem; mohon setiap dokumen dilampirkan "
+    "tersendiri dan " + _PLEASE_PDF,
+    "tnef": "Lampiran winmail.dat (format khusus Microsoft Outlook) tidak dapat dibaca; mohon "
+    "dokumen dilampirkan sebagai berkas biasa dan " + _PLEASE_PDF,
+    "unknown": "Jenis berkas tidak dikenali atau tidak didukung; mohon dikirim dalam format PDF, "
+    "JPEG, atau PNG.",
+    "encrypted": "Berkas PDF dilindungi kata sandi (terenkripsi) sehingga tidak dapat dibuka; "
+    "mohon dikirim ulang tanpa kata sandi.",
+    "corrupt": "Berkas PDF rusak atau tidak lengkap sehingga tidak dapat dibuka; mohon dikirim ulang.",
+    "truncated_image": "Berkas gambar tidak lengkap (terpotong) sehingga tidak dapat dibuka; "
+    "mohon dikirim ulang.",
+}
+
+
+# Results of pdf_text computed ahead by a helper process (mailbot.prefetch), by SHA-256 of the file.
+_prepared: dict[str, tuple[str, str | None]] | None = None
+
+
+@contextmanager
+def prepared_pdf_texts(texts: dict[str, tuple[str, str | None]]) -> Iterator[None]:
+    """While one message is processed, analyse_file takes pdf_text's result from `texts` when it has it."""
+    global _prepared
+    _prepared = texts
+    try:
+        yield
+    finally:
+        _prepared = None
+
+
+def _prepared_pdf_text(data: bytes, sha256: str | None) -> tuple[str, str | None] | None:
+    if not _prepared:
+        return None
+    return _prepared.get(sha256 or hashlib.sha256(data).hexdigest())
+
+
+def analyse_file(
+    filename: str, data: bytes, kinds: Sequence[DocumentKind] = DEFAULT_KINDS, sha256: str | None = None
+) -> FileAnalysis:
+    """Type one attachment by content, say whether it is usable and which documents it holds
+    (`sha256`: the file's digest when the caller has it, to find text prepared ahead)."""
+    file_type = sniff_type(data)
+    by_name = _kinds_by_name(filename, kinds)
+    if file_type in IMAGE_TYPES:
+        if _image_truncated(file_type, data):
+            return _unusable(file_type, by_name, "truncated_image")
+        # A picture has no text to read: the name is all we know; the admin looks at it.
+        return FileAnalysis(file_type, by_name, True, None, True, "")
+    if file_type not in ACCEPTED_TYPES:
+        return _unusable(file_type, by_name, file_type)
+    text, problem = _prepared_pdf_text(data, sha256) or pdf_text(data)
+    if problem is not None:
+        return _unusable(file_type, by_name, problem)
+    if not text.strip():
+        # A scan without a text layer is accepted but must be read by a person.
+        return FileAnalysis(file_type, by_name, True, None, True, "")
+    by_text = {kind.name for kind in kinds if _text_matches(kind, text)}
+    found = tuple(kind.name for kind in kinds if kind.name in by_name or kind.name in by_text)
+    return FileAnalysis(file_type, found, True, None, _text_too_thin(text), text)
+
+
+def _unusable(file_type: str, kinds: tuple[str, ...], reason: str) -> FileAnalysis:
+    """An analysis for a file that cannot be used; kinds by name are kept for the messages."""
+    return FileAnalysis(file_type, kinds, False, _REFUSED[reason], False, "")
+
+
+def _kinds_by_name(filename: str, kinds: Sequence[DocumentKind]) -> tuple[str, ...]:
+    """Return the kinds whose filename patterns match the base name of `filename`."""
+    base = re.split(r"[\\/]", filename)[-1]
+    return tuple(
+        kind.name
+        for kind in kinds
+        if any(re.search(pattern, base, re.IGNORECASE) for pattern in kind.filename_patterns)
+    )
+
+
+def _text_matches(kind: DocumentKind, text: str) -> bool:
+    """Whether every text pattern of `kind` occurs in `text` (a kind without patterns never does)."""
+    return bool(kind.text_patterns) and all(
+        re.search(pattern, text, re.IGNORECASE) for pattern in kind.text_patterns
+    )
+
+
+def _text_too_thin(text: str) -> bool:
+    """Whether the text layer is too small to be the document itself.
+
+    Scanner apps stamp a line such as "Scanned with CamScanner" or a page number
+    over the picture of the page; such a PDF is still a scan for a person to read.
+    """
+    return len(_WORD.findall(text)) < _MIN_WORDS_OF_REAL_TEXT
+
+
+def _image_truncated(file_type: str, data: bytes) -> bool:
+    """Whether an image visibly lacks its end marker (cut off by a mail client or a size limit)."""
+    if file_type == "png":
+        return b"IEND" not in data[-64:]
+    # JPEG writers may append padding or metadata after EOI, so look near the end only.
+    return b"\xff\xd9" not in data[-4096:]

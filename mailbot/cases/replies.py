@@ -1,0 +1,241 @@
+"""The admin's own words in a reply: HTML to text, quotes, attributions and signatures removed."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br caption dd div dl dt figcaption figure footer "
+    "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td tfoot "
+    "th thead tr ul".split()
+)
+
+
+_SKIP_TAGS = frozenset({"script", "style", "head", "title", "template"})
+
+
+# Markers (in class or id) that start the quoted part in webmail and desktop clients.
+_QUOTE_MARKERS = (
+    "gmail_quote",
+    "gmail_signature",
+    "divrplyfwdmsg",
+    "moz-cite-prefix",
+    "yahoo_quoted",
+    "outlookmessageheader",
+)
+
+
+# An <hr> is only a quote separator when a From block follows (Outlook, Zimbra);
+# elsewhere it is decoration. The sentinel lets us decide after conversion.
+_HR_SENTINEL = "\x00HR\x00"
+
+
+class _HtmlToText(HTMLParser):
+    """Convert HTML to plain text, stopping at the first quote marker."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.stopped = False
+        self._skip_depth = 0
+        self._pre_depth = 0
+        self._line_start = True
+
+    def _block_break(self) -> None:
+        # Adjacent block boundaries end one line, they do not make empty lines:
+        # Gmail writes one <div> per line and <div><br></div> for a blank line.
+        if not self._line_start:
+            self.parts.append("\n")
+            self._line_start = True
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.stopped:
+            return
+        if tag == "body":
+            self._skip_depth = 0  # an unclosed <head> ends where <body> starts
+        if tag in _SKIP_TAGS:
+            self._skip_depth += 1
+            return
+        if tag == "blockquote" or _has_quote_marker(attrs):
+            self.stopped = True
+            return
+        if tag == "pre":
+            self._pre_depth += 1
+        if tag == "br":
+            self.parts.append("\n")
+            self._line_start = True
+        elif tag == "hr":
+            self._block_break()
+            self.parts.append(_HR_SENTINEL + "\n")
+        elif tag in _BLOCK_TAGS:
+            self._block_break()
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <br/> and friends: never open a skip/pre scope for a self-closed tag.
+        if tag in _SKIP_TAGS or tag == "pre":
+            return
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.stopped:
+            return
+        if tag in _SKIP_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+            return
+        if tag == "pre":
+            self._pre_depth = max(0, self._pre_depth - 1)
+        if tag in _BLOCK_TAGS and tag not in ("br", "hr"):
+            self._block_break()
+
+    def handle_data(self, data: str) -> None:
+        if self.stopped or self._skip_depth:
+            return
+        if not self._pre_depth:
+            # HTML collapses whitespace; source line breaks are not text line breaks.
+            data = re.sub(r"[ \t\r\n\f]+", " ", data)
+        if self._line_start:
+            data = data.lstrip(" ")
+        if data:
+            self.parts.append(data)
+            self._line_start = data.endswith("\n")
+
+
+def _has_quote_marker(attrs: list[tuple[str, str | None]]) -> bool:
+    for name, value in attrs:
+        if name in ("class", "id") and value:
+            lowered = value.lower()
+            if any(marker in lowered for marker in _QUOTE_MARKERS):
+                return True
+    return False
+
+
+def html_to_text(html: str) -> str:
+    """Render the new part of an HTML reply as plain text (quote blocks cut off)."""
+    parser = _HtmlToText()
+    try:
+        parser.feed(html.replace("\x00", ""))  # NUL is our <hr> sentinel's delimiter
+        parser.close()
+    except Exception:  # html.parser is lenient, but a reply must never crash intake
+        pass
+    text = "".join(parser.parts)
+    lines = [line.strip(" ") for line in text.split("\n")]
+    return _cut_at_hr_before_header("\n".join(lines))
+
+
+def _cut_at_hr_before_header(text: str) -> str:
+    pieces = text.split(_HR_SENTINEL)
+    kept = pieces[0]
+    for piece in pieces[1:]:
+        following = [line for line in piece.split("\n") if line.strip()][:6]
+        if following and _starts_header_block(following, 0):
+            return kept
+        kept += piece
+    return kept
+
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+
+
+_SEPARATOR_RE = re.compile(
+    r"^\s*(?:-{2,}\s*(?:original message|pesan asli|forwarded message|pesan terusan|"
+    r"pesan yang diteruskan|message d'origine|ursprüngliche nachricht|mensaje original)\s*-{2,}"
+    r"|_{10,}|begin forwarded message:|awal pesan yang diteruskan:)\s*$",
+    re.IGNORECASE,
+)
+
+
+_SIGNATURE_RE = re.compile(
+    r"^(?:--\s*$|(?:sent from|dikirim dari|get outlook for|envoyé de|sent via)\b)",
+    re.IGNORECASE,
+)
+
+
+_FROM_HEADER_RE = re.compile(r"^\s*\*?(?:from|dari|de|von|van)\s*\*?\s*:\s*\*?\s*\S", re.IGNORECASE)
+
+
+_OTHER_HEADER_RE = re.compile(
+    r"^\s*\*?(?:sent|date|to|cc|subject|dikirim|terkirim|tanggal|kepada|tembusan|subjek|"
+    r"perihal|envoyé|à|objet|gesendet|an|betreff|enviado|para|asunto)\s*\*?\s*:",
+    re.IGNORECASE,
+)
+
+
+_ATTRIBUTION_START_RE = re.compile(r"^\s*(?:on|pada|le|am|el|em|op|il)\s", re.IGNORECASE)
+
+
+_ATTRIBUTION_END_RE = re.compile(
+    r"(?:wrote|menulis|a écrit|schrieb|escribió|escreveu|schreef|ha scritto)\s*:\s*$",
+    re.IGNORECASE,
+)
+
+
+def _clean(line: str) -> str:
+    return line.translate(_INVISIBLE).replace("\xa0", " ").rstrip()
+
+
+def _is_quoted(line: str) -> bool:
+    return line.lstrip().startswith(">")
+
+
+def _starts_header_block(lines: list[str], index: int) -> bool:
+    """True when lines[index] is a "From:/Dari:" line followed by mail-header lines."""
+    if not _FROM_HEADER_RE.match(lines[index]):
+        return False
+    following = [line for line in lines[index + 1 : index + 8] if line.strip()][:4]
+    return any(_OTHER_HEADER_RE.match(line) for line in following)
+
+
+def _attribution_length(lines: list[str], index: int) -> int:
+    """0, or how many lines (1 or 2) an "On … wrote:" attribution at lines[index] spans."""
+    line = lines[index]
+    if not _ATTRIBUTION_START_RE.match(line):
+        return 0
+    if _ATTRIBUTION_END_RE.search(line):
+        return 1
+    # Clients wrap long attributions ("On Mon, … X <x@y>\nwrote:").
+    if index + 1 < len(lines) and _ATTRIBUTION_END_RE.search(line + " " + lines[index + 1]):
+        return 2
+    return 0
+
+
+def _next_content_is_quoted(lines: list[str], index: int) -> bool:
+    for line in lines[index:]:
+        if line.strip():
+            return _is_quoted(line)
+    return False
+
+
+def _strip_quotes(text: str) -> str:
+    lines = [_clean(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if _is_quoted(line):
+            index += 1
+            continue
+        if _SEPARATOR_RE.match(line) or _SIGNATURE_RE.match(line.strip()):
+            break
+        if _starts_header_block(lines, index):
+            break
+        span = _attribution_length(lines, index)
+        if span:
+            # Bottom-posting: the admin may write below a "> " quote; anything else
+            # after an attribution is an unmarked quote (HTML clients) and is dropped.
+            if not _next_content_is_quoted(lines, index + span):
+                break
+            index += span
+            continue
+        kept.append(line)
+        index += 1
+    return "\n".join(kept).strip("\n")
+
+
+def new_text(text: str, html: str | None = None) -> str:
+    """Return only what the admin wrote: quotes and signatures removed.
+
+    The plain-text part is preferred; the HTML part is used only when there is no text.
+    """
+    source = text if text and text.strip() else html_to_text(html or "")
+    return _strip_quotes(source)

@@ -1,0 +1,62 @@
+"""A review round: one code per admin, a proposed password, and the review_request mails."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from mailbot.app import App
+from mailbot.cases.notify import case_context, queue_mail
+from mailbot.outgoing.compose import OutgoingAttachment
+from mailbot.store.models import Case, ReviewCode
+
+REVIEW_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def generate_password(length: int = 14) -> str:
+    """SPSE-compatible temporary password: letters and digits, at least one of each class."""
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        pw = "".join(secrets.choice(alphabet) for _ in range(length))
+        if any(c.islower() for c in pw) and any(c.isupper() for c in pw) and any(c.isdigit() for c in pw):
+            return pw
+
+
+def new_review_code() -> str:
+    raw = "".join(secrets.choice(REVIEW_ALPHABET) for _ in range(16))
+    return "RV-" + "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+
+
+def issue_review_codes(s: Session, app: App, case: Case, now: datetime) -> dict[str, str]:
+    """Start a new review round: one fresh code per admin; older rounds' codes stop counting."""
+    case.review_round += 1
+    codes = {}
+    for admin in app.settings.admins.emails:
+        code = new_review_code()
+        s.add(ReviewCode(code=code, case_id=case.id, round=case.review_round, admin_email=admin, created_at=now))
+        codes[admin] = code
+    return codes
+
+
+def start_review(s: Session, app: App, case: Case, now: datetime) -> None:
+    """New review round: one review_request per admin, with its own code and the documents attached."""
+    codes = issue_review_codes(s, app, case, now)
+    if case.request_type in ("reset_password", "both", "unknown") and not case.proposed_password:
+        case.proposed_password = generate_password()
+    password = case.proposed_password if case.request_type in ("reset_password", "both", "unknown") else None
+    user_id = case.ppk.user_id if case.ppk is not None and case.ppk.user_id else None
+    documents = [{"filename": d.filename, "kinds": [app.kind_label(k) for k in d.kinds], "size": d.size,
+                  "problem": d.problem, "needs_manual_check": d.needs_manual_check} for d in case.documents]
+    attachments = [OutgoingAttachment(d.filename, d.content_type or "application/octet-stream",
+                                      app.store.get(d.sha256)) for d in case.documents]
+    findings = [{"ok": f.ok, "message": f.message} for f in case.findings]
+    for admin, code in codes.items():
+        ctx = case_context(app, case, now, show_registry=True) | {
+            "admin_email": admin, "review_code": code, "round": case.review_round, "findings": findings,
+            "documents": documents, "proposed_password": password, "user_id": user_id}
+        queue_mail(s, app, case, "review_request", [admin], ctx,
+                     f"review_request:{case.number}:{case.review_round}:{admin}", now,
+                     attachments=attachments, contains_secret=password is not None)

@@ -1,0 +1,1 @@
+"""Inbound mail: IMAP fetch, redaction, parsing, classification, routing and processing."""

@@ -1,0 +1,142 @@
+"""The ordered dispatch of SPEC §4: automatic mail, admin reply, stranger with a code, follow-up, new request."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot.app import App
+from mailbot.cases.checks import evaluate_and_apply, store_documents
+from mailbot.cases.commands import find_review_codes
+from mailbot.cases.decisions import handle_admin_reply
+from mailbot.cases.delivery import report_delivery_failure
+from mailbot.cases.records import create_case, thread_case
+from mailbot.domain.mail import ParsedMail
+from mailbot.domain.states import CLOSED, CaseStatus
+from mailbot.intake.classify import (
+    automatic_reason,
+    bounced_message_ids,
+    detect_request_type,
+    is_bounce,
+)
+from mailbot.store.audit import add_event
+from mailbot.store.models import Case, InboundMessage, Outbox, ReviewCode
+
+log = logging.getLogger(__name__)
+
+
+def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime) -> None:
+    """Decide what the message is and apply it, all inside the caller's transaction."""
+    row.from_addr = mail.from_addr
+    row.subject = mail.subject[:2000]
+    reason = automatic_reason(mail, app.own_addresses, app.own_domain)
+    if reason is not None:
+        _ignore(s, app, row, mail, reason, now)
+        return
+    if not mail.from_addr:
+        _ignore(s, app, row, mail, "no sender address (From missing or unreadable)", now)
+        return
+    if mail.from_addr in app.settings.admins.emails and _looks_like_admin_reply(s, app, mail):
+        handle_admin_reply(s, app, row, mail, now)
+        return
+    if find_review_codes(mail.subject, (mail.text or "") + (mail.html or "")):
+        _stranger_with_code(s, app, row, mail, now)
+        return
+    case = thread_case(s, app, mail)
+    if case is not None and case.sender == mail.from_addr and CaseStatus(case.status) not in CLOSED:
+        _follow_up(s, app, row, mail, case, now)
+        return
+    _new_request(s, app, row, mail, now)
+
+
+def _looks_like_admin_reply(s: Session, app: App, mail: ParsedMail) -> bool:
+    if find_review_codes(mail.subject, mail.text or ""):
+        return True
+    case = thread_case(s, app, mail)
+    return case is not None and case.sender != mail.from_addr
+
+
+def _ignore(s: Session, app: App, row: InboundMessage, mail: ParsedMail, reason: str, now: datetime) -> None:
+    row.status = "ignored"
+    row.kind = "automatic"
+    row.reason = reason
+    case = thread_case(s, app, mail)
+    bounced = _bounced_outbox(s, mail) if is_bounce(mail) and not _only_delayed(mail) else None
+    if case is None and bounced is not None and bounced.case_id is not None:
+        case = s.get(Case, bounced.case_id)
+    if case is not None:
+        row.case_id = case.id
+        add_event(s, case, "bot", "automatic_ignored", now, detail=reason, message_id=row.id)
+    if bounced is not None and bounced.status != "failed":
+        # A bounce of our own mail: the recipient never got it. Tell the admins once per mail.
+        bounced.status = "failed"
+        bounced.last_error = f"bounced: {mail.subject}"[:2000]
+        report_delivery_failure(s, app, bounced, now)
+    log.info("ignored message %d: %s", row.id, reason)
+
+
+def _stranger_with_code(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime) -> None:
+    """A review code from a non-admin address: a replay or a forgery. Refused, audited, never answered."""
+    row.status, row.kind = "ignored", "refused"
+    row.reason = f"review code from non-admin address {mail.from_addr}"
+    codes = find_review_codes(mail.subject, (mail.text or "") + (mail.html or ""))
+    case_id = s.scalar(select(ReviewCode.case_id).where(ReviewCode.code.in_(codes)).limit(1))
+    case = s.get(Case, case_id) if case_id else thread_case(s, app, mail)
+    if case is not None:
+        row.case_id = case.id
+    add_event(s, case, f"unknown:{mail.from_addr}", "decision_refused", now, message_id=row.id,
+                detail=row.reason)
+    log.warning("refused: %s", row.reason)
+
+
+_ACTION_RE = re.compile(r"^action:\s*([a-z]+)", re.I | re.M)
+
+
+def _only_delayed(mail: ParsedMail) -> bool:
+    """A DSN whose every Action is "delayed": the server is still trying, nothing failed yet."""
+    texts = [mail.text or ""] + [a.payload.decode("utf-8", "replace") for a in mail.attachments
+                                 if a.content_type in ("message/delivery-status", "text/plain")
+                                 and len(a.payload) < 100_000]
+    actions = {m.group(1).lower() for t in texts for m in _ACTION_RE.finditer(t)}
+    return actions == {"delayed"}
+
+
+def _bounced_outbox(s: Session, mail: ParsedMail) -> Outbox | None:
+    ids = bounced_message_ids(mail)
+    if not ids:
+        return None
+    return s.scalar(select(Outbox).where(Outbox.message_id.in_(ids)).limit(1))
+
+
+def _files(mail: ParsedMail) -> list[tuple[str, str, bytes]]:
+    return [(a.filename, a.content_type, a.payload) for a in mail.attachments]
+
+
+def _new_request(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime) -> None:
+    actor = f"ppk:{mail.from_addr}"
+    case = create_case(s, app, sender=mail.from_addr, sender_name=mail.from_name, subject=mail.subject,
+                         request_type=detect_request_type(mail.subject, mail.text or ""), channel="email",
+                         now=now, actor=actor, message_id=row.id)
+    row.case_id = case.id
+    row.kind = "request"
+    row.status = "processed"
+    store_documents(s, app, case, _files(mail), now, message_id=row.id)
+    evaluate_and_apply(s, app, case, mail.text or "", now, actor, first_contact=True, message_row=row)
+    log.info("message %d: new case %s (%s)", row.id, case.number, case.status)
+
+
+def _follow_up(s: Session, app: App, row: InboundMessage, mail: ParsedMail, case: Case, now: datetime) -> None:
+    actor = f"ppk:{mail.from_addr}"
+    row.case_id = case.id
+    row.kind = "followup"
+    row.status = "processed"
+    added = store_documents(s, app, case, _files(mail), now, message_id=row.id)
+    add_event(s, case, actor, "followup", now, message_id=row.id,
+                detail=f"{len(added)} attachment(s): " + ", ".join(d.filename for d in added))
+    if added and case.status in (CaseStatus.AWAITING_DOCUMENTS.value, CaseStatus.AWAITING_REVIEW.value):
+        evaluate_and_apply(s, app, case, mail.text or "", now, actor, first_contact=False, message_row=row)
+    log.info("message %d: follow-up to %s (%s)", row.id, case.number, case.status)

@@ -1,0 +1,1 @@
+"""Outgoing mail: templates rendered, MIME composed, the outbox and the SMTP adapter."""

@@ -1,0 +1,1 @@
+"""Persistence: the database, its tables and migrations, the blob store and the audit trail."""
