@@ -26,7 +26,7 @@ from mailbot.admin.views import (
 from mailbot.app import build_app
 from mailbot.cases.decisions import CliCommand, DecisionRefused, decide_from_cli
 from mailbot.cases.delivery import flush_outbox
-from mailbot.config import ConfigError, Settings, load_settings, project_root
+from mailbot.config import EXAMPLE_CONFIG, ConfigError, Settings, load_settings
 from mailbot.demo.world import run_demo
 from mailbot.domain.results import PollResult
 from mailbot.intake.fetch import open_mailbox
@@ -76,8 +76,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"{target} exists; keeping it (use --force to overwrite)")
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text((project_root() / "config" / "mailbot.example.toml").read_text(encoding="utf-8"),
-                          encoding="utf-8")
+        target.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
         print(f"wrote {target}: edit [office], [imap], [smtp] and [admins], then run `mailbot check`")
     settings = load_settings(target)
     migrate(make_engine(settings.database_url))

@@ -12,6 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_CONFIG_PATH = Path("config/mailbot.toml")
+# The commented example `mailbot init` copies; it ships inside the package (a wheel has no config/).
+EXAMPLE_CONFIG = Path(__file__).resolve().parent / "mailbot.example.toml"
 SECURITY_MODES = ("ssl", "starttls", "none")
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
@@ -123,7 +125,7 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     database_url: str = ""
     data_dir: Path = Path("data")
-    templates_dir: Path = Path("templates")
+    templates_dir: Path | None = None  # the office's template overrides; None: the package's templates only
     admins: AdminSettings = field(default_factory=AdminSettings)
     documents: tuple[DocumentSetting, ...] = ()
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
@@ -176,14 +178,6 @@ def _secret(env_name: str, key: str) -> str:
     if not value:
         raise ConfigError(f"{key}: environment variable {env_name} is not set; export it before starting mailbot")
     return value
-
-
-def project_root() -> Path:
-    return Path(__file__).resolve().parent.parent
-
-
-def default_templates_dir() -> Path:
-    return project_root() / "templates"
 
 
 class _Reader:
@@ -403,7 +397,7 @@ def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
             raise ConfigError(f"{key}: unknown section" + (f" (did you mean {hint[0]}?)" if hint else ""))
     for section in ("imap", "smtp", "admins"):
         if section not in raw:
-            raise ConfigError(f"{section}: missing section; add [{section}] (see config/mailbot.example.toml)")
+            raise ConfigError(f"{section}: missing section; add [{section}] (`mailbot init` writes a commented example)")
     storage = _Reader(raw.get("storage", {}), "storage")
     data_dir = _resolve(base, storage.get("data_dir", str, "data"))
     templates = storage.get("templates_dir", str, "")
@@ -422,7 +416,7 @@ def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
         smtp=_smtp(_Reader(raw["smtp"], "smtp", base)),
         database_url=url,
         data_dir=data_dir,
-        templates_dir=_resolve(base, templates) if templates else default_templates_dir(),
+        templates_dir=_resolve(base, templates) if templates else None,
         admins=_admins(_Reader(raw["admins"], "admins")),
         documents=_documents(raw.get("documents", [])),
         reminders=_simple(ReminderSettings, _Reader(raw.get("reminders", {}), "reminders")),

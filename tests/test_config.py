@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from mailbot.cli import main
-from mailbot.config import load_settings, project_root
+from mailbot.config import EXAMPLE_CONFIG, load_settings
 from mailbot.demo.world import write_config
 
 MAILBOT = Path(sys.executable).parent / "mailbot"
-EXAMPLE = project_root() / "config" / "mailbot.example.toml"
+EXAMPLE = EXAMPLE_CONFIG
 SECRET = "S3cr3t-Pa55!word"
 
 
@@ -152,7 +152,7 @@ def test_example_config_loads(env: None) -> None:
     assert s.imap.security == "ssl" and s.imap.port == 993 and s.imap.password_env == "MAILBOT_IMAP_PASSWORD"
     assert s.smtp.security == "starttls" and s.smtp.password_env == "MAILBOT_SMTP_PASSWORD"
     assert s.admins.emails == ("admin.agency@contoh.go.id",)
-    assert s.database_url == f"sqlite:///{project_root() / 'data' / 'mailbot.db'}"
+    assert s.database_url == f"sqlite:///{EXAMPLE.parent.parent / 'data' / 'mailbot.db'}"
     assert s.sla.step5_validity == 15 and s.limits.max_attempts == 3
 
 

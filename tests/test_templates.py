@@ -21,7 +21,7 @@ from mailbot.domain.redaction import redact_secrets
 from mailbot.intake.redact import redact_raw_message
 from mailbot.outgoing.render import TEMPLATES, Rendered, Renderer
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "mailbot" / "templates"
 TZ = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 11, 24, 2, 15, tzinfo=timezone.utc)  # 09:15 WIB
 EVIL = "<script>alert(1)</script>"

@@ -11,12 +11,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
 
 from mailbot.app import App
-from mailbot.config import default_templates_dir
 from mailbot.domain.states import REQUEST_TYPE_LABELS, CaseStatus
+from mailbot.outgoing.render import REPORT_TEMPLATE, Renderer
 from mailbot.store.blobs import write_atomic
 from mailbot.store.db import transaction
 from mailbot.store.models import Case, SlaRecord
@@ -203,13 +202,11 @@ def csv_tables(report: Report) -> dict[str, bytes]:
     return {"ringkasan": _csv(summary), "langkah-sop": _csv(steps), "perkara": _csv(cases)}
 
 
-def render_html(report: Report, templates_dir: Path | None = None) -> str:
-    env = Environment(loader=FileSystemLoader(str(templates_dir or default_templates_dir() / "report")),
-                      autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("report.html.j2").render(
+def render_html(report: Report, renderer: Renderer | None = None) -> str:
+    """The report page, from `report/report.html.j2` (the office's copy, if it has one: `app.renderer`)."""
+    return (renderer or Renderer()).render_page(REPORT_TEMPLATE, dict(
         r=report, status_labels=STATUS_LABELS, channel_labels=CHANNEL_LABELS,
-        request_type_labels=REQUEST_TYPE_LABELS, outcome_labels=OUTCOME_LABELS, fmt=_fmt)
+        request_type_labels=REQUEST_TYPE_LABELS, outcome_labels=OUTCOME_LABELS, fmt=_fmt))
 
 
 def parse_formats(value: str | list[str]) -> list[str]:
@@ -222,7 +219,7 @@ def parse_formats(value: str | list[str]) -> list[str]:
 
 
 def write_report(report: Report, dest_dir: Path, formats: list[str], *,
-                 templates_dir: Path | None = None) -> list[Path]:
+                 renderer: Renderer | None = None) -> list[Path]:
     """Write `laporan-YYYY-MM.html` and/or `laporan-YYYY-MM-<table>.csv` into dest_dir; the paths written."""
     formats = parse_formats(formats)
     dest_dir = Path(dest_dir)
@@ -232,7 +229,7 @@ def write_report(report: Report, dest_dir: Path, formats: list[str], *,
     for fmt in formats:
         if fmt == "html":
             path = dest_dir / f"{base}.html"
-            write_atomic(path, render_html(report, templates_dir).encode("utf-8"))
+            write_atomic(path, render_html(report, renderer).encode("utf-8"))
             written.append(path)
         else:
             for suffix, data in csv_tables(report).items():
