@@ -147,10 +147,10 @@ def test_processing_failure_retried_then_quarantined(any_bot: Bot, monkeypatch) 
 
     real_route = runner.route
 
-    def flaky(s, app, row, mail, now):  # type: ignore[no-untyped-def]
+    def flaky(s, app, row, mail, now, *rest):  # type: ignore[no-untyped-def]
         if "BOOM" in mail.subject:
             raise RuntimeError("simulated bug")
-        return real_route(s, app, row, mail, now)
+        return real_route(s, app, row, mail, now, *rest)
 
     monkeypatch.setattr(runner, "route", flaky)
     any_bot.append(request_email(EMAIL, NAME, "BOOM reset password", "x"))

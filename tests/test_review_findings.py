@@ -107,10 +107,10 @@ def kill_on_subject(monkeypatch: pytest.MonkeyPatch, marker: str) -> None:
 
     real_route = runner.route
 
-    def deadly(s, app, row, mail, now):  # type: ignore[no-untyped-def]
+    def deadly(s, app, row, mail, now, *rest):  # type: ignore[no-untyped-def]
         if marker in mail.subject:
             raise SimulatedKill()
-        return real_route(s, app, row, mail, now)
+        return real_route(s, app, row, mail, now, *rest)
 
     monkeypatch.setattr(runner, "route", deadly)
 
@@ -233,13 +233,13 @@ def test_cli_reject_racing_email_approve_applies_one_decision(any_bot: Bot,
     real = D.on_admin_decision
     raced: list[bool] = []
 
-    def racing(view, action):  # type: ignore[no-untyped-def]
+    def racing(view, action, **kw):  # type: ignore[no-untyped-def]
         if action == "reject" and not raced:
             raced.append(True)
             daemon = threading.Thread(target=any_bot.poll)
             daemon.start()
             daemon.join()
-        return real(view, action)
+        return real(view, action, **kw)
 
     monkeypatch.setattr(D, "on_admin_decision", racing)
     try:

@@ -11,9 +11,6 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -21,8 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.domain.states import CLOSED
+from mailbot.cases.records import by_number
+from mailbot.domain.states import CLOSED, OutboxStatus
 from mailbot.domain.text import sanitize_filename
+from mailbot.outgoing.compose import headers_only
 from mailbot.store.audit import add_event
 from mailbot.store.db import transaction
 from mailbot.store.models import Case, Event, InboundMessage, Outbox, SlaRecord
@@ -75,19 +74,6 @@ def safe_member_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def headers_only(raw: bytes, note: str = REDACTED_BODY) -> bytes:
-    """The headers of a mail with its body (and attachments) replaced by a note."""
-    head = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
-    original = message_from_bytes(head + b"\n\n", policy=SMTP)
-    msg = EmailMessage(policy=SMTP)
-    for name in ("From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-                 "X-Mailbot-Template", "X-Mailbot-Case", "Auto-Submitted"):
-        if original[name] is not None:
-            msg[name] = str(original[name])
-    msg.set_content(note)
-    return msg.as_bytes()
-
-
 def _case_metadata(case: Case) -> dict[str, Any]:
     return {
         "number": case.number, "status": case.status, "request_type": case.request_type,
@@ -96,8 +82,7 @@ def _case_metadata(case: Case) -> dict[str, Any]:
         "archived_at": _iso(case.archived_at), "review_round": case.review_round,
         "reminders_sent": case.reminders_sent, "decided_by": case.decided_by,
         "decision_note": case.decision_note,
-        "ppk": ({"nama": case.ppk.nama, "nip": case.ppk.nip, "email": case.ppk.email,
-                 "user_id": case.ppk.user_id, "satker": case.ppk.satker} if case.ppk else None),
+        "ppk": case.ppk.as_dict() if case.ppk else None,
     }
 
 
@@ -135,7 +120,7 @@ def _collect(s: Session, app: App, case: Case, now: datetime) -> list[_Member]:
     for i, o in enumerate(outbound, 1):
         # A sent credentials/review_request row already had its body replaced by the outbox; one that
         # was never accepted (pending/failed) still holds the password, so only its headers go in.
-        raw = headers_only(o.raw) if o.contains_secret and o.status != "sent" else o.raw
+        raw = headers_only(o.raw, REDACTED_BODY) if o.contains_secret and o.status != OutboxStatus.SENT else o.raw
         members.append(_Member(f"{root}/emails/outbound/{i:03d}-{_slug(o.template, 'mail')}.eml", raw))
 
     taken: set[str] = set()
@@ -212,7 +197,7 @@ def export_case(app: App, number: str, dest: Path, *, force: bool = False, now: 
     dest.parent.mkdir(parents=True, exist_ok=True)
     actor = f"cli:{user or getpass.getuser()}"
     with transaction(app.factory) as s:
-        case = s.scalar(select(Case).where(Case.number == number))
+        case = by_number(s, number)
         if case is None:
             raise CaseNotFound(f"case {number} not found")
         closed = case.status in CLOSED

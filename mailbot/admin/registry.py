@@ -57,5 +57,4 @@ def import_csv(app: App, path: Path) -> tuple[int, int]:
 
 def list_registry(app: App) -> list[dict[str, Any]]:
     with transaction(app.factory) as s:
-        return [{"nama": p.nama, "nip": p.nip, "email": p.email, "user_id": p.user_id, "satker": p.satker}
-                for p in s.scalars(select(Ppk).order_by(Ppk.nama))]
+        return [p.as_dict() for p in s.scalars(select(Ppk).order_by(Ppk.nama))]

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from mailbot.app import App
-from mailbot.domain.states import REQUEST_TYPE_LABELS
+from mailbot.cases.records import by_number
+from mailbot.domain.states import REQUEST_TYPE_LABELS, InboundStatus
 from mailbot.store.db import transaction
 from mailbot.store.models import Case, Event, InboundMessage, Outbox, SlaRecord
 
@@ -28,7 +29,7 @@ def list_cases(app: App, status: str | None = None) -> list[dict[str, Any]]:
 
 def case_detail(app: App, number: str) -> dict[str, Any] | None:
     with transaction(app.factory) as s:
-        c = s.scalar(select(Case).where(Case.number == number))
+        c = by_number(s, number)
         if c is None:
             return None
         sla = s.scalars(select(SlaRecord).where(SlaRecord.case_id == c.id).order_by(SlaRecord.id)).all()
@@ -40,8 +41,7 @@ def case_detail(app: App, number: str) -> dict[str, Any] | None:
             "created_at": _iso(c.created_at), "status_since": _iso(c.status_since),
             "closed_at": _iso(c.closed_at), "review_round": c.review_round, "reminders_sent": c.reminders_sent,
             "decided_by": c.decided_by,
-            "ppk": ({"nama": c.ppk.nama, "nip": c.ppk.nip, "email": c.ppk.email, "user_id": c.ppk.user_id,
-                     "satker": c.ppk.satker} if c.ppk else None),
+            "ppk": c.ppk.as_dict() if c.ppk else None,
             "events": [{"at": _iso(e.at), "actor": e.actor, "kind": e.kind, "from_status": e.from_status,
                         "to_status": e.to_status, "detail": e.detail, "message": e.message_id}
                        for e in c.events],
@@ -99,7 +99,7 @@ def format_case(d: dict[str, Any]) -> str:
 
 def quarantine_list(app: App) -> list[dict[str, Any]]:
     with transaction(app.factory) as s:
-        rows = s.scalars(select(InboundMessage).where(InboundMessage.status == "quarantined")
+        rows = s.scalars(select(InboundMessage).where(InboundMessage.status == InboundStatus.QUARANTINED)
                          .order_by(InboundMessage.id)).all()
         return [{"id": r.id, "received_at": _iso(r.received_at), "from_addr": r.from_addr, "subject": r.subject,
                  "reason": r.reason, "attempts": r.attempts, "size": r.size, "sha256": r.sha256,
@@ -109,9 +109,9 @@ def quarantine_list(app: App) -> list[dict[str, Any]]:
 def quarantine_requeue(app: App, row_id: int) -> bool:
     with transaction(app.factory) as s:
         row = s.get(InboundMessage, row_id)
-        if row is None or row.status != "quarantined":
+        if row is None or row.status != InboundStatus.QUARANTINED:
             return False
-        row.status, row.attempts = "new", 0
+        row.status, row.attempts = InboundStatus.NEW, 0
         if row.kind == "unparseable":
             row.kind = ""
         s.add(Event(case_id=row.case_id, actor="cli", kind="requeued", message_id=row.id,

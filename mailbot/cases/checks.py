@@ -10,21 +10,21 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.cases.documents import FileAnalysis, analyse_file, sniff_type
-from mailbot.cases.notify import send_decision_mail
-from mailbot.cases.records import registry_for, transition, view
-from mailbot.cases.review import start_review
+from mailbot.cases.documents import FileAnalysis, PdfTexts, analyse_file, sniff_type
+from mailbot.cases.records import apply, registry_for, view
 from mailbot.domain.findings import CaseFacts, DocFacts, RegistryFacts, evaluate
-from mailbot.domain.nip import find_nips
-from mailbot.domain.states import OPEN_STATUSES
+from mailbot.domain.kinds import missing_kinds
+from mailbot.domain.nip import nips_in
+from mailbot.domain.states import OPEN_STATUSES, RequestType
 from mailbot.domain.workflow import Decision, on_documents_checked
 from mailbot.store.models import Case, Document, Finding, InboundMessage
 
 
 # -- documents and checks --------------------------------------------------------------------
 def store_documents(s: Session, app: App, case: Case, files: Sequence[tuple[str, str, bytes]],
-                    now: datetime, message_id: int | None = None) -> list[Document]:
-    """Store each file content-addressed and record what it is; returns the new documents."""
+                    now: datetime, message_id: int | None = None, prepared: PdfTexts | None = None) -> list[Document]:
+    """Store each file content-addressed and record what it is; returns the new documents
+    (`prepared`: PDF texts the helper process read ahead)."""
     out = []
     limit = app.settings.limits.max_attachment_bytes
     for filename, content_type, data in files:
@@ -33,7 +33,7 @@ def store_documents(s: Session, app: App, case: Case, files: Sequence[tuple[str,
             analysis = FileAnalysis(sniff_type(data[:4096]), (), False,
                                          f"ukuran berkas melebihi batas {limit // (1024 * 1024)} MB", False, "")
         else:
-            analysis = analyse_file(filename, data, app.kinds, sha)
+            analysis = analyse_file(filename, data, app.kinds, sha, prepared)
         doc = Document(case_id=case.id, message_id=message_id, filename=filename, content_type=content_type,
                        file_type=analysis.file_type, size=len(data), sha256=sha, kinds=list(analysis.kinds),
                        usable=analysis.usable, needs_manual_check=analysis.needs_manual_check,
@@ -56,12 +56,12 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
     documents = s.scalars(select(Document).where(Document.case_id == case.id)).all()
     facts_docs = tuple(DocFacts(d.filename, tuple(d.kinds), d.usable, d.needs_manual_check,
                                       d.problem, d.text) for d in documents)
-    nips = [n for t in [body] + [d.text for d in documents] for n in find_nips(t or "")]
+    nips = nips_in([body] + [d.text for d in documents])
     ppk, by_sender = registry_for(s, case.sender, nips)
     dups: tuple[str, ...] = ()
     if ppk is not None:
         dups = tuple(s.scalars(select(Case.number).where(Case.ppk_id == ppk.id, Case.id != case.id,
-                                                         Case.status.in_([st.value for st in OPEN_STATUSES]))))
+                                                         Case.status.in_(OPEN_STATUSES))))
     required = tuple((k.name, k.label) for k in app.kinds if k.required)
     facts = CaseFacts(
         sender=case.sender, request_type=case.request_type, body=body, documents=facts_docs,
@@ -80,22 +80,19 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
     # Set after the queries above (which exclude this case), so it is flushed with the findings.
     if ppk is not None and case.ppk_id is None:
         case.ppk_id = ppk.id
-    have = {k for d in documents if d.usable for k in d.kinds}
-    missing = [label for name, label in required if name not in have]
+    missing = [k.label for k in missing_kinds(documents, app.kinds)]
     unusable = [{"filename": d.filename, "reason": d.problem or ""} for d in documents if not d.usable]
     return CheckOutcome(not missing, missing, unusable)
 
 
 def evaluate_and_apply(s: Session, app: App, case: Case, body: str, now: datetime, actor: str, *,
                        first_contact: bool, message_row: InboundMessage | None) -> Decision:
+    """Check the case and apply what the workflow decides (ack, incomplete, a review round)."""
     outcome = check_case(s, app, case, body, now)
     decision = on_documents_checked(view(s, case), outcome.complete, first_contact, outcome.missing)
     row_id = message_row.id if message_row else None
-    transition(s, app, case, decision, "bot", now, message_id=row_id)
     extra: dict[str, Any] = {"missing": outcome.missing, "unusable": outcome.unusable, "admin_note": None,
-                             "self_service_hint": case.request_type in ("reset_password", "both")}
-    key = f"m{row_id}" if row_id else f"t{now.timestamp():.0f}"
-    send_decision_mail(s, app, case, decision, extra, key, now)
-    if decision.review_round:
-        start_review(s, app, case, now)
+                             "self_service_hint": case.request_type in (RequestType.RESET_PASSWORD, RequestType.BOTH)}
+    apply(s, app, case, decision, "bot", now, key=f"m{row_id}" if row_id else f"t{now.timestamp():.0f}",
+          extra=extra, message_id=row_id)
     return decision

@@ -8,30 +8,34 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.commands import AdminCommand, find_review_codes, parse_command
-from mailbot.cases.notify import base_context, case_context, queue_mail, thread_ids
-from mailbot.cases.records import ppk_address, thread_case, transition, view
+from mailbot.cases.notify import base_context, case_context, queue_mail
+from mailbot.cases.records import (
+    AdminInput,
+    DecisionRefused,
+    apply,
+    by_number,
+    thread_case,
+    view,
+)
 from mailbot.domain.mail import ParsedMail
 from mailbot.domain.redaction import REDACTED
-from mailbot.domain.states import CaseStatus
+from mailbot.domain.states import (
+    WANTS_PASSWORD,
+    WANTS_USER_ID,
+    CaseStatus,
+    InboundStatus,
+)
 from mailbot.domain.workflow import TransitionRefused, on_admin_decision
 from mailbot.store.audit import add_event
 from mailbot.store.db import transaction
 from mailbot.store.models import Case, InboundMessage, ReviewCode
 
 log = logging.getLogger(__name__)
-
-
-ACTION_LABELS = {"approve": "SETUJU (disetujui)", "reject": "TOLAK (ditolak)",
-                 "request_docs": "LENGKAPI (dokumen diminta kembali)"}
-
-
-class DecisionRefused(Exception):
-    """A decision that cannot be applied; str() is the reason in Indonesian for the admin."""
 
 
 # -- authentication ------------------------------------------------------------------------
@@ -71,7 +75,7 @@ def authenticated(mail: ParsedMail, trusted_ids: tuple[str, ...]) -> tuple[bool,
 def handle_admin_reply(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime) -> None:
     """Apply an admin's keyword reply if, and only if, it is authentic (SPEC §5)."""
     row.kind = "admin_reply"
-    row.status = "processed"
+    row.status = InboundStatus.PROCESSED
     admin = mail.from_addr
     actor = f"admin:{admin}"
     codes = find_review_codes(mail.subject, (mail.text or "") + "\n" + (mail.html or ""))
@@ -119,7 +123,7 @@ def _valid_code(known: list[ReviewCode], case: Case | None, admin: str) -> Revie
     if not current:
         raise DecisionRefused("kode tinjauan ini berasal dari putaran tinjauan sebelumnya dan tidak berlaku lagi")
     code = current[0]
-    if code.used_at is not None or case.status != CaseStatus.AWAITING_REVIEW.value:
+    if code.used_at is not None or case.status != CaseStatus.AWAITING_REVIEW:
         raise DecisionRefused(f"perkara ini sudah diputuskan oleh {case.decided_by or 'admin lain'}")
     return code
 
@@ -145,82 +149,50 @@ def refuse(s: Session, app: App, case: Case | None, admin: str, reason: str, sub
 # -- applying a decision (email and CLI) ----------------------------------------------------
 def apply_decision(s: Session, app: App, case: Case, command: AdminCommand, actor: str, now: datetime, *,
                    message_row: InboundMessage | None = None, reply_to: ParsedMail | None = None) -> None:
+    """Check an authenticated admin command against the case and apply the workflow's Decision."""
     action = command.action
     assert action is not None
-    if case.status != CaseStatus.AWAITING_REVIEW.value:
+    if case.status != CaseStatus.AWAITING_REVIEW:
         raise DecisionRefused(f"perkara ini berstatus {case.status}; sudah diputuskan oleh "
                               f"{case.decided_by or 'admin lain'}" if case.decided_by else
                               f"perkara ini berstatus {case.status}, bukan menunggu tinjauan")
     try:
-        decision = on_admin_decision(view(s, case), action)
+        decision = on_admin_decision(view(s, case), action, by_email=reply_to is not None)
     except TransitionRefused as exc:
         raise DecisionRefused(str(exc)) from None
-    ctx = case_context(app, case, now, show_registry=True if action == "approve" else None)
-    recipients = [ppk_address(case)]
-    secret = False
     if action == "approve":
-        recipients, extra = _credentials(app, case, command)
-        secret = extra["password"] is not None
-        ctx |= extra
+        extra = _credentials(case, command)
     elif action == "reject":
-        ctx |= {"reason": command.argument}
+        extra = {"reason": command.argument}
     else:
-        ctx |= {"missing": [], "unusable": [], "admin_note": command.argument}
-    row_id = message_row.id if message_row else None
-    # Claim the case atomically: of two decisions racing (email and CLI), only one sees AWAITING_REVIEW.
-    claimed = s.execute(update(Case).where(Case.id == case.id, Case.status == CaseStatus.AWAITING_REVIEW.value)
-                        .values(status=decision.new_status.value).execution_options(synchronize_session=False))
-    if claimed.rowcount != 1:
-        raise DecisionRefused("perkara ini baru saja diputuskan oleh admin lain")
-    if action == "approve" and command.password:
-        case.proposed_password = command.password  # erased with the proposal once the mail is accepted
-    transition(s, app, case, decision, actor, now, message_id=row_id,
-                 detail=(command.argument or "")[:500])
-    case.decided_by = actor.split(":", 1)[-1]
-    case.decision_note = command.argument or command.note
-    for other in s.scalars(select(ReviewCode).where(ReviewCode.case_id == case.id, ReviewCode.used_at.is_(None))):
-        other.used_at = now  # the first valid decision wins; every code of the round is spent
-    if action == "request_docs":
-        case.reminders_sent = 0
-    if action != "approve":
-        case.proposed_password = None
-    outcome = decision.sends[0].template
-    in_reply_to, refs = thread_ids(s, case)
-    queue_mail(s, app, case, outcome, recipients, ctx, f"{outcome}:{case.number}:{case.review_round}", now,
-                 contains_secret=secret, in_reply_to=in_reply_to, references=refs)
-    if actor.startswith("admin:"):
-        admin = actor.split(":", 1)[1]
-        conf = case_context(app, case, now, show_registry=True) | {
-            "action": action, "action_label": ACTION_LABELS[action], "actor": admin,
-            "reason": command.argument or None, "outcome_template": outcome}
-        queue_mail(s, app, case, "admin_confirmation", [admin], conf,
-                     f"admin_confirmation:{case.number}:{case.review_round}", now,
-                     in_reply_to=reply_to.message_id if reply_to else None)
+        extra = {"missing": [], "unusable": [], "admin_note": command.argument}
+    apply(s, app, case, decision, actor, now, key=case.review_round, extra=extra,
+          message_id=message_row.id if message_row else None, detail=(command.argument or "")[:500],
+          admin=AdminInput(typed_password=command.password, reason=command.argument or None, note=command.note,
+                           reply_to=reply_to.message_id if reply_to else None))
 
 
-def _credentials(app: App, case: Case, command: AdminCommand) -> tuple[list[str], dict[str, Any]]:
-    if case.ppk is not None:
-        to = [case.ppk.email]
-    elif command.send_to_sender:
-        to = [case.sender]
-    else:
+def _credentials(case: Case, command: AdminCommand) -> dict[str, Any]:
+    """What the credentials mail says; refused when something it needs is unknown, or when an
+    unregistered PPK's credentials would go to an address the admin did not confirm."""
+    if case.ppk is None and not command.send_to_sender:
         raise DecisionRefused("PPK tidak terdaftar di registri; kredensial hanya dikirim ke pengirim bila balasan "
                               "memuat baris 'Kirim ke pengirim: ya'")
-    wants_password = case.request_type in ("reset_password", "both", "unknown")
-    wants_user_id = case.request_type in ("user_id_info", "both")
+    wants_password = case.request_type in WANTS_PASSWORD
+    wants_user_id = case.request_type in WANTS_USER_ID
     password = command.password or (case.proposed_password if wants_password else None)
     user_id = command.user_id or (case.ppk.user_id if case.ppk is not None and case.ppk.user_id else None)
     if wants_user_id and not user_id:
         raise DecisionRefused("user ID PPK tidak diketahui; tambahkan baris 'User ID: …' pada balasan")
     if wants_password and not password:
         raise DecisionRefused("kata sandi sementara tidak tersedia; tambahkan baris 'Password: …' pada balasan")
-    return to, {"password": password, "user_id": user_id, "note": command.note}
+    return {"password": password, "user_id": user_id, "note": command.note}
 
 
 def decide_from_cli(app: App, number: str, command: AdminCommand, user: str, now: datetime) -> Case:
     """The CLI path: same rules and outcomes as email, actor cli:<user>."""
     with transaction(app.factory) as s:
-        case = s.scalar(select(Case).where(Case.number == number))
+        case = by_number(s, number)
         if case is None:
             raise DecisionRefused(f"case {number} not found")
         apply_decision(s, app, case, command, f"cli:{user}", now)

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.cases.notify import base_context, case_context, queue_mail
-from mailbot.cases.records import transition, view
+from mailbot.cases.notify import base_context, case_context, queue_to_admins
+from mailbot.cases.records import apply, view
 from mailbot.domain.results import PollResult
 from mailbot.domain.states import CaseStatus
 from mailbot.domain.workflow import on_credentials_accepted
@@ -25,11 +25,11 @@ def _on_sent(app: App, now: datetime):  # type: ignore[no-untyped-def]
         if row.template != "credentials" or row.case_id is None:
             return
         case = s.get(Case, row.case_id)
-        if case is None or case.status != CaseStatus.APPROVED.value:
+        if case is None or case.status != CaseStatus.APPROVED:
             return
-        case.proposed_password = None  # SPEC §5: erased once the SMTP server accepted the mail
-        transition(s, app, case, on_credentials_accepted(view(s, case)), "bot", now,
-                     detail="credentials accepted by the SMTP server")
+        # SPEC §5: the password is erased once the SMTP server accepted the mail (the Decision says so).
+        apply(s, app, case, on_credentials_accepted(view(s, case)), "bot", now,
+              detail="credentials accepted by the SMTP server")
     return hook
 
 
@@ -53,6 +53,7 @@ def flush_outbox(app: App, now: datetime, result: PollResult, sender: Sender | N
 
 
 def report_delivery_failure(s: Session, app: App, row: Outbox, now: datetime) -> None:
+    """A mail that will never arrive: every admin is told; undeliverable credentials are forgotten."""
     if row.template == "delivery_failure":
         return  # never report the failure of a failure report: that is how loops start
     case = s.get(Case, row.case_id) if row.case_id else None
@@ -61,8 +62,7 @@ def report_delivery_failure(s: Session, app: App, row: Outbox, now: datetime) ->
     ctx = (case_context(app, case, now, show_registry=True) if case
            else base_context(app, now) | {"case": None}) | {
         "failed_template": row.template, "recipients": list(row.recipients), "error": row.last_error}
-    for admin in app.settings.admins.emails:
-        queue_mail(s, app, case, "delivery_failure", [admin], ctx, f"delivery_failure:{row.id}:{admin}", now)
+    queue_to_admins(s, app, case, "delivery_failure", ctx, (row.id,), now)
     if case is not None:
         add_event(s, case, "bot", "delivery_failure", now,
-                    detail=f"{row.template} to {', '.join(row.recipients)}: {row.last_error}")
+                  detail=f"{row.template} to {', '.join(row.recipients)}: {row.last_error}")

@@ -9,8 +9,7 @@ import logging
 import re
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pypdf import PageObject, PdfReader
@@ -144,32 +143,16 @@ _REFUSED: dict[str, str] = {
 }
 
 
-# Results of pdf_text computed ahead by a helper process (mailbot.prefetch), by SHA-256 of the file.
-_prepared: dict[str, tuple[str, str | None]] | None = None
-
-
-@contextmanager
-def prepared_pdf_texts(texts: dict[str, tuple[str, str | None]]) -> Iterator[None]:
-    """While one message is processed, analyse_file takes pdf_text's result from `texts` when it has it."""
-    global _prepared
-    _prepared = texts
-    try:
-        yield
-    finally:
-        _prepared = None
-
-
-def _prepared_pdf_text(data: bytes, sha256: str | None) -> tuple[str, str | None] | None:
-    if not _prepared:
-        return None
-    return _prepared.get(sha256 or hashlib.sha256(data).hexdigest())
+PdfTexts = Mapping[str, tuple[str, str | None]]  # pdf_text results computed ahead, by the file's SHA-256
 
 
 def analyse_file(
-    filename: str, data: bytes, kinds: Sequence[DocumentKind] = DEFAULT_KINDS, sha256: str | None = None
+    filename: str, data: bytes, kinds: Sequence[DocumentKind] = DEFAULT_KINDS, sha256: str | None = None,
+    prepared: PdfTexts | None = None,
 ) -> FileAnalysis:
     """Type one attachment by content, say whether it is usable and which documents it holds
-    (`sha256`: the file's digest when the caller has it, to find text prepared ahead)."""
+    (`prepared`: pdf_text results the helper process computed ahead, by SHA-256; `sha256`: the file's
+    digest when the caller has it, so it need not be hashed again to look there)."""
     file_type = sniff_type(data)
     by_name = _kinds_by_name(filename, kinds)
     if file_type in IMAGE_TYPES:
@@ -179,7 +162,8 @@ def analyse_file(
         return FileAnalysis(file_type, by_name, True, None, True, "")
     if file_type not in ACCEPTED_TYPES:
         return _unusable(file_type, by_name, file_type)
-    text, problem = _prepared_pdf_text(data, sha256) or pdf_text(data)
+    ahead = prepared.get(sha256 or hashlib.sha256(data).hexdigest()) if prepared else None
+    text, problem = ahead or pdf_text(data)
     if problem is not None:
         return _unusable(file_type, by_name, problem)
     if not text.strip():

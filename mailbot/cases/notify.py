@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.cases.records import ppk_address
 from mailbot.domain.states import REQUEST_TYPE_LABELS
-from mailbot.domain.workflow import Decision
 from mailbot.outgoing.compose import Outgoing, OutgoingAttachment
-from mailbot.outgoing.outbox import enqueue
+from mailbot.outgoing.outbox import enqueue, mail_key
 from mailbot.store.audit import add_event
-from mailbot.store.models import AutoReplyCount, Case, InboundMessage, Ppk
+from mailbot.store.models import AutoReplyCount, Case, InboundMessage
 
 log = logging.getLogger(__name__)
 
 
 # -- outgoing mail ---------------------------------------------------------------------------
-def ppk_dict(ppk: Ppk | None) -> dict[str, str] | None:
-    if ppk is None:
-        return None
-    return {"nama": ppk.nama, "nip": ppk.nip, "email": ppk.email, "user_id": ppk.user_id, "satker": ppk.satker}
-
-
 def base_context(app: App, now: datetime) -> dict[str, Any]:
     return {"office": {"name": app.settings.office.name}, "tz": app.settings.tz, "now": now}
 
@@ -43,7 +36,7 @@ def case_context(app: App, case: Case, now: datetime, *, show_registry: bool | N
         "number": case.number, "status": case.status, "request_type": case.request_type,
         "request_type_label": REQUEST_TYPE_LABELS.get(case.request_type, case.request_type),
         "sender": case.sender, "sender_name": case.sender_name, "created_at": case.created_at,
-        "channel": case.channel, "ppk": ppk_dict(case.ppk) if show_registry else None,
+        "channel": case.channel, "ppk": case.ppk.as_dict() if show_registry and case.ppk else None,
     }
     return ctx
 
@@ -62,11 +55,11 @@ def thread_ids(s: Session, case: Case) -> tuple[str | None, list[str]]:
 
 
 def queue_mail(s: Session, app: App, case: Case | None, template: str, to: list[str],
-               context: dict[str, Any], key: str, now: datetime, *,
+               context: dict[str, Any], key: Sequence[object], now: datetime, *,
                attachments: Sequence[OutgoingAttachment] = (), contains_secret: bool = False,
                in_reply_to: str | None = None, references: Sequence[str] = ()) -> int | None:
     """Render and queue one mail; its outbox row id, or None when not queued (no deliverable address,
-    or the key was queued before)."""
+    or the key was queued before). `key`: what makes this mail unique besides its template."""
     to = [a for a in (deliverable_address(x) for x in to) if a]
     if not to:
         log.warning("no deliverable recipient for %s (%s): not queued", template, case.number if case else "-")
@@ -77,7 +70,7 @@ def queue_mail(s: Session, app: App, case: Case | None, template: str, to: list[
     out = Outgoing(template=template, to=list(to), rendered=rendered,
                    case_number=case.number if case else None, in_reply_to=in_reply_to,
                    references=list(references), attachments=list(attachments))
-    return enqueue(s, app.identity, out, key=key, now=now, case_id=case.id if case else None,
+    return enqueue(s, app.identity, out, key=mail_key(template, *key), now=now, case_id=case.id if case else None,
                    contains_secret=contains_secret)
 
 
@@ -111,8 +104,8 @@ def deliverable_address(address: str) -> str | None:
     return candidate if _ADDR_RE.match(candidate) and ".." not in candidate else None
 
 
-def auto_reply(s: Session, app: App, case: Case | None, template: str, to: str, ctx: dict[str, Any], key: str,
-               now: datetime, **kw: Any) -> None:
+def auto_reply(s: Session, app: App, case: Case | None, template: str, to: str, ctx: dict[str, Any],
+               key: Sequence[object], now: datetime, **kw: Any) -> None:
     """Queue a reply to an inbound mail within the per-sender daily cap (SPEC §4): past the cap the
     sender gets one final notice, then nothing more that day (their mail is still processed)."""
     verdict = count_auto_reply(s, app, to, now)
@@ -120,24 +113,25 @@ def auto_reply(s: Session, app: App, case: Case | None, template: str, to: str, 
         queue_mail(s, app, case, template, [to], ctx, key, now, **kw)
     elif verdict == "final":
         notice = base_context(app, now) | {"limit": app.settings.limits.auto_replies_per_sender_per_day}
-        queue_mail(s, app, None, "auto_reply_limit", [to], notice, f"auto_reply_limit:{to}:{now.astimezone(app.settings.tz).date()}", now,
-                     **kw)
+        queue_mail(s, app, None, "auto_reply_limit", [to], notice, (to, now.astimezone(app.settings.tz).date()), now,
+                   **kw)
     if verdict != "send":
         add_event(s, case, "bot", "auto_reply_suppressed", now, detail=f"{template} to {to}: daily cap reached")
 
 
-def send_decision_mail(s: Session, app: App, case: Case, decision: Decision, extra: dict[str, Any],
-                       key: str, now: datetime) -> None:
-    """Queue the PPK-facing mails a decision asks for (admin mails are queued by their callers)."""
-    in_reply_to, refs = thread_ids(s, case)
-    for send in decision.sends:
-        if send.to != "ppk":
-            continue
-        ctx = case_context(app, case, now) | extra
-        mail_key = f"{send.template}:{case.number}:{key}"
-        if send.template in ("ack", "incomplete") and case.channel == "email":
-            auto_reply(s, app, case, send.template, ppk_address(case), ctx, mail_key, now,
-                       in_reply_to=in_reply_to, references=refs)
-        else:
-            queue_mail(s, app, case, send.template, [ppk_address(case)], ctx, mail_key, now,
-                         in_reply_to=in_reply_to, references=refs)
+def queue_to_admins(s: Session, app: App, case: Case | None, template: str,
+                    context: dict[str, Any] | Callable[[str], dict[str, Any]], key: Sequence[object],
+                    now: datetime, **kw: Any) -> int:
+    """One mail to each configured admin (the admin's address ends the key); `context` may depend on the
+    admin. Returns how many were queued."""
+    queued = 0
+    for admin in app.settings.admins.emails:
+        ctx = context(admin) if callable(context) else context
+        if queue_mail(s, app, case, template, [admin], ctx, (*key, admin), now, **kw) is not None:
+            queued += 1
+    return queued
+
+
+def ppk_address(case: Case) -> str:
+    """Where mail for the requester goes: the address the request came from (or was given at the desk)."""
+    return case.sender

@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
+from mailbot.cases.notify import (
+    auto_reply,
+    case_context,
+    ppk_address,
+    queue_mail,
+    queue_to_admins,
+    thread_ids,
+)
+from mailbot.cases.review import start_review
+from mailbot.domain.errors import MailbotError
 from mailbot.domain.mail import ParsedMail
-from mailbot.domain.states import CLOSED, CaseStatus
-from mailbot.domain.workflow import SOP_STEP, CaseView, Decision
+from mailbot.domain.states import CLOSED, WANTS_PASSWORD, CaseStatus
+from mailbot.domain.workflow import (
+    SOP_STEP,
+    CaseView,
+    Decision,
+    Password,
+    Reminders,
+    To,
+)
 from mailbot.outgoing.compose import case_from_message_ids
 from mailbot.store.audit import add_event
 from mailbot.store.models import (
@@ -21,6 +39,7 @@ from mailbot.store.models import (
     InboundMessage,
     Outbox,
     Ppk,
+    ReviewCode,
     SlaRecord,
 )
 
@@ -69,7 +88,7 @@ def create_case(s: Session, app: App, *, sender: str, sender_name: str, subject:
                 message_id: int | None = None) -> Case:
     year = now.astimezone(app.settings.tz).year
     number = next_number(s, app.settings.office.case_prefix, year)
-    case = Case(number=number, status=CaseStatus.RECEIVED.value, request_type=request_type,
+    case = Case(number=number, status=CaseStatus.RECEIVED, request_type=request_type,
                 channel=channel, sender=sender.lower(), sender_name=_plain_name(sender_name),
                 subject=subject[:2000],
                 created_at=now, updated_at=now, status_since=now)
@@ -86,9 +105,10 @@ def view(s: Session, case: Case) -> CaseView:
         last = s.scalar(select(Outbox.created_at).where(
             Outbox.case_id == case.id, Outbox.template.in_(("incomplete", "reminder_documents")))
             .order_by(Outbox.id.desc()).limit(1))
-    if last is None and case.status == CaseStatus.AWAITING_DOCUMENTS.value:
+    if last is None and case.status == CaseStatus.AWAITING_DOCUMENTS:
         last = case.status_since  # the request mail was not sent (cap, bad address): count from the state
-    return CaseView(CaseStatus(case.status), case.reminders_sent, last)
+    return CaseView(CaseStatus(case.status), case.reminders_sent, last,
+                    wants_password=case.request_type in WANTS_PASSWORD, registered=case.ppk is not None)
 
 
 def transition(s: Session, app: App, case: Case, decision: Decision, actor: str, now: datetime,
@@ -107,15 +127,11 @@ def transition(s: Session, app: App, case: Case, decision: Decision, actor: str,
         s.add(SlaRecord(case_id=case.id, step=step, started_at=case.status_since, ended_at=now,
                         working_minutes=round(app.calendar.working_minutes(case.status_since, now), 2),
                         standard_minutes=getattr(app.settings.sla, step)))
-    case.status = new.value
+    case.status = new
     case.status_since = now
     case.updated_at = now
     if new in CLOSED:
         case.closed_at = now
-
-
-def ppk_address(case: Case) -> str:
-    return case.sender
 
 
 def case_number_re(prefix: str) -> re.Pattern[str]:
@@ -139,4 +155,88 @@ def thread_case(s: Session, app: App, mail: ParsedMail) -> Case | None:
         number = m.group(1) if m else None
     if number is None:
         return None
+    return by_number(s, number)
+
+
+def by_number(s: Session, number: str) -> Case | None:
+    """The case with this number (e.g. LPSE-2026-00042), or None."""
     return s.scalar(select(Case).where(Case.number == number))
+
+
+class DecisionRefused(MailbotError):
+    """An admin decision that cannot be applied; the message is Indonesian, for the admin."""
+
+
+ACTION_LABELS = {"approve": "SETUJU (disetujui)", "reject": "TOLAK (ditolak)",
+                 "request_docs": "LENGKAPI (dokumen diminta kembali)"}
+
+
+@dataclass(frozen=True)
+class AdminInput:
+    """What an admin's decision brings besides the keyword."""
+
+    typed_password: str | None = None  # a Password: line, replacing the proposal
+    reason: str | None = None  # the TOLAK reason / LENGKAPI note (told to the PPK, confirmed to the admin)
+    note: str | None = None  # stored as the decision note
+    reply_to: str | None = None  # Message-ID of the admin's mail, for the confirmation's In-Reply-To
+
+
+def apply(s: Session, app: App, case: Case, decision: Decision, actor: str, now: datetime, *,
+          key: object = "", extra: dict[str, Any] | None = None, message_id: int | None = None,
+          detail: str = "", admin: AdminInput | None = None) -> None:
+    """Carry out a Decision on a case, in the caller's transaction: the new state with its audit event
+    and SLA record, the reminder count, the proposed password, the decider, every mail the Decision
+    asks for (`extra`: template context; `key`: what makes these mails unique), and a new review round.
+
+    An admin's decision first claims the case with a conditional UPDATE, so of two decisions racing
+    (email and CLI) only one is applied; the other raises DecisionRefused."""
+    admin = admin or AdminInput()
+    if decision.decided:
+        claimed = s.execute(update(Case).where(Case.id == case.id, Case.status == CaseStatus(case.status))
+                            .values(status=decision.new_status).execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:
+            raise DecisionRefused("perkara ini baru saja diputuskan oleh admin lain")
+    if decision.password == Password.ADMIN_TYPED and admin.typed_password:
+        case.proposed_password = admin.typed_password  # erased with the proposal once the mail is accepted
+    transition(s, app, case, decision, actor, now, message_id=message_id, detail=detail)
+    if decision.decided:
+        case.decided_by = actor.split(":", 1)[-1]
+        case.decision_note = admin.reason or admin.note
+        for code in s.scalars(select(ReviewCode).where(ReviewCode.case_id == case.id, ReviewCode.used_at.is_(None))):
+            code.used_at = now  # the first valid decision wins; every code of the round is spent
+    if decision.reminders == Reminders.RESET:
+        case.reminders_sent = 0
+    elif decision.reminders == Reminders.COUNT:
+        case.reminders_sent += 1
+    if decision.password == Password.ERASE:
+        case.proposed_password = None
+    _queue_sends(s, app, case, decision, actor, now, key, extra or {}, admin)
+    if decision.review_round:
+        start_review(s, app, case, now, propose_password=decision.password == Password.PROPOSE)
+
+
+def _queue_sends(s: Session, app: App, case: Case, decision: Decision, actor: str, now: datetime, key: object,
+                 extra: dict[str, Any], admin: AdminInput) -> None:
+    in_reply_to, refs = thread_ids(s, case)
+    for send in decision.sends:
+        if send.to in (To.PPK, To.REGISTERED):
+            registered = send.to == To.REGISTERED and case.ppk is not None
+            to = case.ppk.email if registered and case.ppk is not None else ppk_address(case)
+            ctx = case_context(app, case, now, show_registry=True if registered else None) | extra
+            if send.template in ("ack", "incomplete") and case.channel == "email":
+                auto_reply(s, app, case, send.template, to, ctx, (case.number, key), now,
+                           in_reply_to=in_reply_to, references=refs)
+            else:
+                queue_mail(s, app, case, send.template, [to], ctx, (case.number, key), now,
+                           contains_secret=send.template == "credentials" and extra.get("password") is not None,
+                           in_reply_to=in_reply_to, references=refs)
+        elif send.to == To.ACTOR:
+            address = actor.split(":", 1)[-1]
+            ctx = case_context(app, case, now, show_registry=True) | {
+                "action": decision.event, "action_label": ACTION_LABELS[decision.event], "actor": address,
+                "reason": admin.reason or None, "outcome_template": decision.outcome}
+            queue_mail(s, app, case, send.template, [address], ctx, (case.number, key), now,
+                       in_reply_to=admin.reply_to)
+        elif send.to == To.ADMINS:
+            queue_to_admins(s, app, case, send.template, case_context(app, case, now, show_registry=True) | extra,
+                            (case.number, key), now)

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.cases.notify import case_context, queue_mail
+from mailbot.cases.notify import case_context, queue_to_admins
+from mailbot.domain.states import WANTS_PASSWORD
 from mailbot.outgoing.compose import OutgoingAttachment
 from mailbot.store.models import Case, ReviewCode
 
@@ -41,22 +42,23 @@ def issue_review_codes(s: Session, app: App, case: Case, now: datetime) -> dict[
     return codes
 
 
-def start_review(s: Session, app: App, case: Case, now: datetime) -> None:
-    """New review round: one review_request per admin, with its own code and the documents attached."""
+def start_review(s: Session, app: App, case: Case, now: datetime, *, propose_password: bool) -> None:
+    """New review round: one review_request per admin, with its own code and the documents attached;
+    with `propose_password`, a temporary password is proposed unless one already is."""
     codes = issue_review_codes(s, app, case, now)
-    if case.request_type in ("reset_password", "both", "unknown") and not case.proposed_password:
+    if propose_password and not case.proposed_password:
         case.proposed_password = generate_password()
-    password = case.proposed_password if case.request_type in ("reset_password", "both", "unknown") else None
+    password = case.proposed_password if case.request_type in WANTS_PASSWORD else None
     user_id = case.ppk.user_id if case.ppk is not None and case.ppk.user_id else None
     documents = [{"filename": d.filename, "kinds": [app.kind_label(k) for k in d.kinds], "size": d.size,
                   "problem": d.problem, "needs_manual_check": d.needs_manual_check} for d in case.documents]
     attachments = [OutgoingAttachment(d.filename, d.content_type or "application/octet-stream",
                                       app.store.get(d.sha256)) for d in case.documents]
     findings = [{"ok": f.ok, "message": f.message} for f in case.findings]
-    for admin, code in codes.items():
-        ctx = case_context(app, case, now, show_registry=True) | {
-            "admin_email": admin, "review_code": code, "round": case.review_round, "findings": findings,
-            "documents": documents, "proposed_password": password, "user_id": user_id}
-        queue_mail(s, app, case, "review_request", [admin], ctx,
-                     f"review_request:{case.number}:{case.review_round}:{admin}", now,
-                     attachments=attachments, contains_secret=password is not None)
+    base = case_context(app, case, now, show_registry=True) | {
+        "round": case.review_round, "findings": findings, "documents": documents,
+        "proposed_password": password, "user_id": user_id}
+    queue_to_admins(s, app, case, "review_request",
+                    lambda admin: base | {"admin_email": admin, "review_code": codes[admin]},
+                    (case.number, case.review_round), now, attachments=attachments,
+                    contains_secret=password is not None)

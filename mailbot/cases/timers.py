@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.cases.notify import base_context, queue_mail, send_decision_mail
-from mailbot.cases.records import transition, view
+from mailbot.cases.notify import base_context, queue_to_admins
+from mailbot.cases.records import apply, view
+from mailbot.domain.kinds import missing_kinds
 from mailbot.domain.results import PollResult
 from mailbot.domain.states import CaseStatus
 from mailbot.domain.workflow import on_timer
@@ -21,7 +21,7 @@ from mailbot.store.models import Case
 def run_timers(app: App, now: datetime, result: PollResult) -> None:
     """Reminders and expiry as of `now`; each case in its own transaction, each mail keyed once."""
     with transaction(app.factory) as s:
-        ids = s.scalars(select(Case.id).where(Case.status == CaseStatus.AWAITING_DOCUMENTS.value)).all()
+        ids = s.scalars(select(Case.id).where(Case.status == CaseStatus.AWAITING_DOCUMENTS)).all()
     for case_id in ids:
         with transaction(app.factory) as s:
             case = s.get(Case, case_id)
@@ -29,24 +29,15 @@ def run_timers(app: App, now: datetime, result: PollResult) -> None:
             decision = on_timer(view(s, case), now, app.calendar, app.policy)
             if decision is None:
                 continue
-            missing = [app.kind_label(n) for n in _missing_kinds(s, app, case)]
-            extra = {"missing": missing, "reminder_no": case.reminders_sent + 1,
-                     "max_reminders": app.policy.max_reminders,
+            extra = {"missing": [k.label for k in missing_kinds(case.documents, app.kinds)],
+                     "reminder_no": case.reminders_sent + 1, "max_reminders": app.policy.max_reminders,
                      "expires_at": _expiry(app, case, now), "unusable": [], "admin_note": None}
             # The review round is part of the key: after LENGKAPI the reminders start again at 1.
             key = (f"r{case.review_round}-{case.reminders_sent + 1}" if decision.event == "remind"
                    else f"expired{case.review_round}")
-            transition(s, app, case, decision, "bot", now)
-            if decision.event == "remind":
-                case.reminders_sent += 1
-            send_decision_mail(s, app, case, decision, extra, key, now)
+            apply(s, app, case, decision, "bot", now, key=key, extra=extra)
             result.timers += 1
     result.timers += queue_admin_digest(app, now)
-
-
-def _missing_kinds(s: Session, app: App, case: Case) -> list[str]:
-    have = {k for d in case.documents if d.usable for k in d.kinds}
-    return [k.name for k in app.kinds if k.required and k.name not in have]
 
 
 def _expiry(app: App, case: Case, now: datetime) -> datetime:
@@ -64,12 +55,11 @@ def queue_admin_digest(app: App, now: datetime) -> int:
     hh, mm = (int(x) for x in app.settings.reminders.admin_digest_time.split(":"))
     if not app.calendar.is_working_day(local.date()) or local.time() < time(hh, mm):
         return 0
-    queued = 0
     cutoff = datetime.combine(local.date(), time(hh, mm), tzinfo=app.settings.tz)
     with transaction(app.factory) as s:
         # The morning digest lists what was already waiting at digest time; newer cases have just
         # had their review_request mail, and appear in tomorrow's digest if still waiting.
-        waiting = s.scalars(select(Case).where(Case.status == CaseStatus.AWAITING_REVIEW.value,
+        waiting = s.scalars(select(Case).where(Case.status == CaseStatus.AWAITING_REVIEW,
                                                Case.status_since < cutoff).order_by(Case.id)).all()
         if not waiting:
             return 0
@@ -80,12 +70,8 @@ def queue_admin_digest(app: App, now: datetime) -> int:
             rows.append({"number": c.number, "sender": c.sender, "ppk_name": c.ppk.nama if c.ppk else "",
                          "status": c.status, "age_label": _age_label(minutes), "overdue": minutes > standard,
                          "waiting_minutes": minutes, "standard_minutes": standard})
-        for admin in app.settings.admins.emails:
-            ctx = base_context(app, now) | {"cases": rows, "today": local.date()}
-            if queue_mail(s, app, None, "admin_digest", [admin], ctx,
-                            f"admin_digest:{local.date().isoformat()}:{admin}", now):
-                queued += 1
-    return queued
+        ctx = base_context(app, now) | {"cases": rows, "today": local.date()}
+        return queue_to_admins(s, app, None, "admin_digest", ctx, (local.date().isoformat(),), now)
 
 
 def _age_label(minutes: int) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable, Sequence
 
-from mailbot.domain.nip import check_nip, find_nips
+from mailbot.domain.nip import check_nip, nips_in
 
 
 @dataclass(frozen=True)
@@ -71,12 +71,7 @@ def documents_readable(f: CaseFacts) -> list[Result]:
 
 
 def _nips(f: CaseFacts) -> list[str]:
-    seen: list[str] = []
-    for text in [f.body] + [d.text for d in f.documents]:
-        for nip in find_nips(text or ""):
-            if nip not in seen:
-                seen.append(nip)
-    return seen
+    return nips_in([f.body] + [d.text for d in f.documents])
 
 
 def nip_valid(f: CaseFacts) -> list[Result]:
@@ -119,7 +114,7 @@ def sender_matches_registry(f: CaseFacts) -> list[Result]:
     if f.registry is None:
         return [Result("sender_registry", False, f"Alamat pengirim {f.sender} tidak terdaftar di registri PPK")]
     ok = f.registry.email.lower() == f.sender.lower()
-    msg = (f"Alamat pengirim sesuai registri PPK" if ok else
+    msg = ("Alamat pengirim sesuai registri PPK" if ok else
            f"Alamat pengirim {f.sender} berbeda dengan email di registri ({f.registry.email})")
     return [Result("sender_registry", ok, msg)]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -51,6 +52,16 @@ def find_nips(text: str) -> list[str]:
             seen.add(nip)
             found.append(nip)
     return found
+
+
+def nips_in(texts: Iterable[str | None]) -> list[str]:
+    """The NIPs of several texts (the mail body, each document's text), de-duplicated, in order."""
+    seen: list[str] = []
+    for text in texts:
+        for nip in find_nips(text or ""):
+            if nip not in seen:
+                seen.append(nip)
+    return seen
 
 
 def check_nip(nip: str, today: date) -> NipCheck:

@@ -1,11 +1,17 @@
-"""The case state machine: (case, event, now, policy) -> a complete Decision, with no I/O."""
+"""The case state machine: (case, event, now, policy) -> a complete Decision, with no I/O.
+
+A Decision says everything that follows from an event: the new state, which templates go to whom,
+what happens to the reminder count and the proposed password, whether a review round starts and
+whether it is an admin's decision (which claims the case). cases.records.apply carries it out."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from mailbot.domain.errors import MailbotError
 from mailbot.domain.states import CaseStatus as S
 
 # Every allowed transition, by event name. Anything else is refused.
@@ -45,6 +51,8 @@ class CaseView:
     status: S
     reminders_sent: int
     documents_requested_at: datetime | None  # when the last incomplete/reminder mail was queued
+    wants_password: bool = True  # the request type gets a temporary password (reset_password, both, unknown)
+    registered: bool = False  # the case is matched to a registry entry (credentials go to its address)
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,32 @@ class Policy:
     expire_after_working_days: int = 2
 
 
+class To(enum.StrEnum):
+    """Who a mail of a decision goes to."""
+
+    PPK = "ppk"  # the address the request came from (for hardcopy cases: the address given at the desk)
+    REGISTERED = "registered"  # the PPK's address in the registry
+    ADMINS = "admins"  # every configured admin
+    ACTOR = "actor"  # the admin whose email decided
+
+
 @dataclass(frozen=True)
 class Send:
     template: str
-    to: str  # "ppk" | "admins" | "actor"
+    to: str  # a To value
+
+
+class Reminders(enum.StrEnum):
+    KEEP = "keep"
+    COUNT = "count"  # one more reminder was sent
+    RESET = "reset"  # the documents are asked for again: reminders start at 1
+
+
+class Password(enum.StrEnum):
+    KEEP = "keep"
+    PROPOSE = "propose"  # propose a temporary password if the request wants one and none is proposed
+    ADMIN_TYPED = "admin_typed"  # the admin's own Password: line replaces the proposal (when given)
+    ERASE = "erase"  # no password is kept any more
 
 
 @dataclass(frozen=True)
@@ -67,9 +97,17 @@ class Decision:
     sends: tuple[Send, ...] = ()
     reasons: tuple[str, ...] = ()
     review_round: bool = False  # start a new review round (new codes, review_request emails)
+    reminders: Reminders = Reminders.KEEP
+    password: Password = Password.KEEP
+    decided: bool = False  # an admin's decision: claims the case, records the decider, spends the codes
+
+    @property
+    def outcome(self) -> str | None:
+        """The template of the mail to the PPK (or the registered address), if any."""
+        return next((s.template for s in self.sends if s.to in (To.PPK, To.REGISTERED)), None)
 
 
-class TransitionRefused(Exception):
+class TransitionRefused(MailbotError):
     """The event is not allowed in the case's current state."""
 
 
@@ -89,26 +127,28 @@ def on_documents_checked(case: CaseView, complete: bool, first_contact: bool,
         # Extra documents while waiting for the admin: keep the round, tell nobody twice.
         return Decision(event, new, reasons=("documents added while awaiting review",))
     if complete:
-        sends = (Send("ack", "ppk"),) if first_contact else ()
-        return Decision(event, new, sends, ("all required documents present",), review_round=True)
-    return Decision(event, new, (Send("incomplete", "ppk"),),
+        sends = (Send("ack", To.PPK),) if first_contact else ()
+        return Decision(event, new, sends, ("all required documents present",), review_round=True,
+                        password=Password.PROPOSE if case.wants_password else Password.KEEP)
+    return Decision(event, new, (Send("incomplete", To.PPK),),
                     tuple(f"missing: {m}" for m in missing))
 
 
 def on_timer(case: CaseView, now: datetime, calendar: Calendar, policy: Policy) -> Decision | None:
-    """A reminder or expiry that is due at `now`, or None. Idempotent by construction: the caller
-    records reminders_sent / the new state in the same transaction as the mail it queues."""
+    """A reminder or expiry that is due at `now`, or None. Idempotent by construction: the reminder
+    count and the new state are recorded in the same transaction as the mail that is queued."""
     if case.status != S.AWAITING_DOCUMENTS or case.documents_requested_at is None:
         return None
     if case.reminders_sent < policy.max_reminders:
         due = calendar.add_working_days(case.documents_requested_at, policy.remind_after_working_days)
         if now >= due:
-            return Decision("remind", S.AWAITING_DOCUMENTS, (Send("reminder_documents", "ppk"),),
-                            (f"reminder {case.reminders_sent + 1} of {policy.max_reminders}",))
+            return Decision("remind", S.AWAITING_DOCUMENTS, (Send("reminder_documents", To.PPK),),
+                            (f"reminder {case.reminders_sent + 1} of {policy.max_reminders}",),
+                            reminders=Reminders.COUNT)
         return None
     due = calendar.add_working_days(case.documents_requested_at, policy.expire_after_working_days)
     if now >= due:
-        return Decision("expire", next_status(case.status, "expire"), (Send("expired", "ppk"),),
+        return Decision("expire", next_status(case.status, "expire"), (Send("expired", To.PPK),),
                         ("no documents after the last reminder",))
     return None
 
@@ -116,12 +156,25 @@ def on_timer(case: CaseView, now: datetime, calendar: Calendar, policy: Policy) 
 OUTCOME_TEMPLATE = {"approve": "credentials", "reject": "rejected", "request_docs": "incomplete"}
 
 
-def on_admin_decision(case: CaseView, action: str) -> Decision:
-    """An authenticated admin decision (email or CLI)."""
+def on_admin_decision(case: CaseView, action: str, *, by_email: bool = True) -> Decision:
+    """An authenticated admin decision (email, or the CLI when `by_email` is false).
+
+    Credentials go to the registry address when the case has one (else to the requester, which the
+    caller allows only on the admin's explicit "Kirim ke pengirim: ya"); the other outcomes go to the
+    requester. An admin who decided by email is told what was done; a CLI user sees it on screen.
+    Approval keeps the proposal (or the admin's typed password); any other outcome erases it; asking
+    for documents again restarts the reminders."""
     new = next_status(case.status, action)
-    sends = (Send(OUTCOME_TEMPLATE[action], "ppk"), Send("admin_confirmation", "actor"))
-    return Decision(action, new, sends, (f"admin decision: {action}",))
+    to = To.REGISTERED if action == "approve" and case.registered else To.PPK
+    sends = (Send(OUTCOME_TEMPLATE[action], to),)
+    if by_email:
+        sends += (Send("admin_confirmation", To.ACTOR),)
+    return Decision(action, new, sends, (f"admin decision: {action}",),
+                    reminders=Reminders.RESET if action == "request_docs" else Reminders.KEEP,
+                    password=Password.ADMIN_TYPED if action == "approve" else Password.ERASE,
+                    decided=True)
 
 
 def on_credentials_accepted(case: CaseView) -> Decision:
-    return Decision("credentials_sent", next_status(case.status, "credentials_sent"))
+    """The SMTP server accepted the credentials mail: the case is done and the password forgotten."""
+    return Decision("credentials_sent", next_status(case.status, "credentials_sent"), password=Password.ERASE)

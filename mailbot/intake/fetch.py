@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 
 from mailbot.app import App
 from mailbot.domain.results import PollResult
+from mailbot.domain.states import InboundStatus
 from mailbot.intake.mailbox import ImapMailbox, ImapParams
 from mailbot.intake.redact import (
     MAX_PASSWORD,
@@ -158,12 +159,12 @@ def _store_rows(app: App, folder: str, uidvalidity: int, items: list[tuple[int, 
                                  raw_blob=app.store.put(raw), size=len(raw), received_at=now,
                                  message_id=message_id, from_addr=sender)
             if failure:
-                row.status, row.kind, row.reason = "quarantined", "unstorable", failure
+                row.status, row.kind, row.reason = InboundStatus.QUARANTINED, "unstorable", failure
             elif dup is not None:
                 if isinstance(dup, InboundMessage):  # the first copy came in this same batch
                     s.flush()
                     dup = dup.id
-                row.status, row.kind, row.reason = "duplicate", "duplicate", f"same message as #{dup}"
+                row.status, row.kind, row.reason = InboundStatus.DUPLICATE, "duplicate", f"same message as #{dup}"
             elif reason:
                 row.kind, row.reason = "too_large", reason
             s.add(row)
@@ -171,15 +172,15 @@ def _store_rows(app: App, folder: str, uidvalidity: int, items: list[tuple[int, 
             by_sha.setdefault(sha, row)
             if message_id and sender:
                 by_id.setdefault((message_id, sender), row)
-            statuses.append(row.status or "new")
+            statuses.append(row.status or InboundStatus.NEW)
     return statuses
 
 
 def move_done(app: App, mb: ImapMailbox, folder: str, uidvalidity: int, result: PollResult) -> None:
     """Move committed messages out of the inbox: processed → processed_folder, quarantined → quarantine."""
     imap = app.settings.imap
-    targets = {"processed": imap.processed_folder, "ignored": imap.processed_folder,
-               "duplicate": imap.processed_folder, "quarantined": imap.quarantine_folder}
+    targets = {InboundStatus.PROCESSED: imap.processed_folder, InboundStatus.IGNORED: imap.processed_folder,
+               InboundStatus.DUPLICATE: imap.processed_folder, InboundStatus.QUARANTINED: imap.quarantine_folder}
     with transaction(app.factory) as s:
         rows = s.execute(select(InboundMessage.id, InboundMessage.uid, InboundMessage.status).where(
             InboundMessage.mailbox == folder, InboundMessage.uidvalidity == uidvalidity,

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.cases.documents import prepared_pdf_texts
 from mailbot.cases.notify import auto_reply, base_context, queue_mail
 from mailbot.domain.results import PollResult
 from mailbot.intake.classify import automatic_reason
@@ -110,8 +109,7 @@ def process_one(s: Session, app: App, row: InboundMessage, now: datetime,
         row.kind = "unparseable"
         quarantine(s, app, row, f"parse error: {prepared.parse_error}", now)
         return
-    with prepared_pdf_texts(prepared.pdf_texts):
-        route(s, app, row, prepared.mail, now)
+    route(s, app, row, prepared.mail, now, prepared.pdf_texts)
 
 
 def _parse_here(app: App, row: InboundMessage) -> Prepared:

@@ -14,23 +14,35 @@ from mailbot.cases.checks import evaluate_and_apply, store_documents
 from mailbot.cases.commands import find_review_codes
 from mailbot.cases.decisions import handle_admin_reply
 from mailbot.cases.delivery import report_delivery_failure
+from mailbot.cases.documents import PdfTexts
 from mailbot.cases.records import create_case, thread_case
 from mailbot.domain.mail import ParsedMail
-from mailbot.domain.states import CLOSED, CaseStatus
+from mailbot.domain.states import CLOSED, CaseStatus, InboundStatus
 from mailbot.intake.classify import (
     automatic_reason,
     bounced_message_ids,
     detect_request_type,
     is_bounce,
 )
+from mailbot.outgoing.outbox import mark_bounced
 from mailbot.store.audit import add_event
 from mailbot.store.models import Case, InboundMessage, Outbox, ReviewCode
 
 log = logging.getLogger(__name__)
 
 
-def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime) -> None:
-    """Decide what the message is and apply it, all inside the caller's transaction."""
+def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime,
+          pdf_texts: PdfTexts | None = None) -> None:
+    """Decide what the message is and apply it, all inside the caller's transaction. In this order:
+
+    1. automatic mail (bounces, auto-replies, lists, our own mail) and mail without a sender: ignored
+       (a bounce of our own mail marks that outbox row failed and tells the admins);
+    2. a configured admin answering a case (review code, or a thread of a case not theirs): a decision;
+    3. a review code from anybody else: refused and audited, never answered;
+    4. the requester writing again in the thread of an open case: a follow-up;
+    5. anything else: a new request.
+
+    `pdf_texts`: the text of the mail's PDFs when the helper process read them ahead (by SHA-256)."""
     row.from_addr = mail.from_addr
     row.subject = mail.subject[:2000]
     reason = automatic_reason(mail, app.own_addresses, app.own_domain)
@@ -47,10 +59,10 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
         _stranger_with_code(s, app, row, mail, now)
         return
     case = thread_case(s, app, mail)
-    if case is not None and case.sender == mail.from_addr and CaseStatus(case.status) not in CLOSED:
-        _follow_up(s, app, row, mail, case, now)
+    if case is not None and case.sender == mail.from_addr and case.status not in CLOSED:
+        _follow_up(s, app, row, mail, case, now, pdf_texts)
         return
-    _new_request(s, app, row, mail, now)
+    _new_request(s, app, row, mail, now, pdf_texts)
 
 
 def _looks_like_admin_reply(s: Session, app: App, mail: ParsedMail) -> bool:
@@ -61,7 +73,7 @@ def _looks_like_admin_reply(s: Session, app: App, mail: ParsedMail) -> bool:
 
 
 def _ignore(s: Session, app: App, row: InboundMessage, mail: ParsedMail, reason: str, now: datetime) -> None:
-    row.status = "ignored"
+    row.status = InboundStatus.IGNORED
     row.kind = "automatic"
     row.reason = reason
     case = thread_case(s, app, mail)
@@ -71,17 +83,15 @@ def _ignore(s: Session, app: App, row: InboundMessage, mail: ParsedMail, reason:
     if case is not None:
         row.case_id = case.id
         add_event(s, case, "bot", "automatic_ignored", now, detail=reason, message_id=row.id)
-    if bounced is not None and bounced.status != "failed":
+    if bounced is not None and mark_bounced(bounced, mail.subject):
         # A bounce of our own mail: the recipient never got it. Tell the admins once per mail.
-        bounced.status = "failed"
-        bounced.last_error = f"bounced: {mail.subject}"[:2000]
         report_delivery_failure(s, app, bounced, now)
     log.info("ignored message %d: %s", row.id, reason)
 
 
 def _stranger_with_code(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime) -> None:
     """A review code from a non-admin address: a replay or a forgery. Refused, audited, never answered."""
-    row.status, row.kind = "ignored", "refused"
+    row.status, row.kind = InboundStatus.IGNORED, "refused"
     row.reason = f"review code from non-admin address {mail.from_addr}"
     codes = find_review_codes(mail.subject, (mail.text or "") + (mail.html or ""))
     case_id = s.scalar(select(ReviewCode.case_id).where(ReviewCode.code.in_(codes)).limit(1))
@@ -116,27 +126,29 @@ def _files(mail: ParsedMail) -> list[tuple[str, str, bytes]]:
     return [(a.filename, a.content_type, a.payload) for a in mail.attachments]
 
 
-def _new_request(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime) -> None:
+def _new_request(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime,
+                 pdf_texts: PdfTexts | None) -> None:
     actor = f"ppk:{mail.from_addr}"
     case = create_case(s, app, sender=mail.from_addr, sender_name=mail.from_name, subject=mail.subject,
                          request_type=detect_request_type(mail.subject, mail.text or ""), channel="email",
                          now=now, actor=actor, message_id=row.id)
     row.case_id = case.id
     row.kind = "request"
-    row.status = "processed"
-    store_documents(s, app, case, _files(mail), now, message_id=row.id)
+    row.status = InboundStatus.PROCESSED
+    store_documents(s, app, case, _files(mail), now, message_id=row.id, prepared=pdf_texts)
     evaluate_and_apply(s, app, case, mail.text or "", now, actor, first_contact=True, message_row=row)
     log.info("message %d: new case %s (%s)", row.id, case.number, case.status)
 
 
-def _follow_up(s: Session, app: App, row: InboundMessage, mail: ParsedMail, case: Case, now: datetime) -> None:
+def _follow_up(s: Session, app: App, row: InboundMessage, mail: ParsedMail, case: Case, now: datetime,
+               pdf_texts: PdfTexts | None) -> None:
     actor = f"ppk:{mail.from_addr}"
     row.case_id = case.id
     row.kind = "followup"
-    row.status = "processed"
-    added = store_documents(s, app, case, _files(mail), now, message_id=row.id)
+    row.status = InboundStatus.PROCESSED
+    added = store_documents(s, app, case, _files(mail), now, message_id=row.id, prepared=pdf_texts)
     add_event(s, case, actor, "followup", now, message_id=row.id,
                 detail=f"{len(added)} attachment(s): " + ", ".join(d.filename for d in added))
-    if added and case.status in (CaseStatus.AWAITING_DOCUMENTS.value, CaseStatus.AWAITING_REVIEW.value):
+    if added and case.status in (CaseStatus.AWAITING_DOCUMENTS, CaseStatus.AWAITING_REVIEW):
         evaluate_and_apply(s, app, case, mail.text or "", now, actor, first_contact=False, message_row=row)
     log.info("message %d: follow-up to %s (%s)", row.id, case.number, case.status)

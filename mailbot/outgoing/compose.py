@@ -296,3 +296,20 @@ def _build_message_modern(out: Outgoing, *, from_address: str, from_name: str, m
                            # "=?" could be read as an encoded word when the header is folded.
                            filename=clean_header(att.filename, 200).replace("=?", "=_") or "lampiran")
     return msg
+
+
+_KEEP_HEADERS = (b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"in-reply-to", b"references",
+                 b"x-mailbot-template", b"x-mailbot-case", b"auto-submitted")
+_HEADER_RE = re.compile(rb"^([!-9;-~]+):[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n", re.M)
+
+
+def headers_only(raw: bytes, note: str) -> bytes:
+    """The identifying headers of a mail we generated, with its body (and attachments) replaced by `note`.
+
+    Works on the bytes we generated ourselves (CRLF, folded headers), so no MIME parsing is needed."""
+    end = raw.find(b"\r\n\r\n")
+    head = (raw[:end] if end >= 0 else raw) + b"\r\n"  # no copy of the (possibly large) body
+    kept = b"".join(m.group(0) for m in _HEADER_RE.finditer(head) if m.group(1).lower() in _KEEP_HEADERS)
+    body = note.replace("\n", "\r\n").encode("utf-8")
+    return (kept + b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)

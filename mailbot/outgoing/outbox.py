@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -14,7 +13,8 @@ from typing import Callable
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.outgoing.compose import Outgoing, build_raw, make_message_id
+from mailbot.domain.states import OutboxStatus
+from mailbot.outgoing.compose import Outgoing, build_raw, headers_only, make_message_id
 from mailbot.outgoing.smtp import PermanentFailure, Sender, TemporaryFailure
 from mailbot.store.db import transaction
 from mailbot.store.models import Outbox
@@ -24,6 +24,21 @@ log = logging.getLogger(__name__)
 SECRET_PLACEHOLDER = (
     "Isi surat ini memuat kata sandi dan telah dihapus dari basis data setelah diterima server SMTP.\n"
 )
+
+
+def mail_key(template: str, *parts: object) -> str:
+    """The idempotency key of an outbox row: the template and what makes this mail unique, joined by ':'.
+    Queueing the same key twice is a no-op, so every mail is queued at most once per key."""
+    return ":".join([template, *(str(p) for p in parts)])
+
+
+def mark_bounced(row: Outbox, reason: str) -> bool:
+    """A bounce says the mail never arrived: the row becomes failed; False when it already was."""
+    if row.status == OutboxStatus.FAILED:
+        return False
+    row.status = OutboxStatus.FAILED
+    row.last_error = f"bounced: {reason}"[:2000]
+    return True
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,7 @@ def enqueue(session: Session, ident: OutboxIdentity, out: Outgoing, *, key: str,
     # of work costs more than the statement on every request's path.
     return session.scalar(insert(Outbox).values(
         idempotency_key=key, case_id=case_id, template=out.template, recipients=list(out.to),
-        message_id=message_id, subject=subject, raw=raw, contains_secret=contains_secret, status="pending",
+        message_id=message_id, subject=subject, raw=raw, contains_secret=contains_secret, status=OutboxStatus.PENDING,
         attempts=0, last_error="", next_attempt_at=now, created_at=now).returning(Outbox.id))
 
 
@@ -74,21 +89,9 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
 
 
-_KEEP_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"in-reply-to", b"references",
-                 b"x-mailbot-template", b"x-mailbot-case", b"auto-submitted")
-_HEADER_RE = re.compile(rb"^([!-9;-~]+):[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n", re.M)
-
-
 def _erase_secret(raw: bytes) -> bytes:
-    """Keep the identifying headers of a sent mail that carried a password, drop its body.
-
-    Works on the bytes we generated ourselves (CRLF, folded headers), so no MIME parsing is needed."""
-    end = raw.find(b"\r\n\r\n")
-    head = (raw[:end] if end >= 0 else raw) + b"\r\n"  # no copy of the (possibly large) body
-    kept = b"".join(m.group(0) for m in _HEADER_RE.finditer(head) if m.group(1).lower() in _KEEP_HEADERS)
-    body = SECRET_PLACEHOLDER.replace("\n", "\r\n").encode("utf-8")
-    return (kept + b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
-            b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)
+    """A sent (or never deliverable) mail that carried a password: its identifying headers, no body."""
+    return headers_only(raw, SECRET_PLACEHOLDER)
 
 
 def flush(factory: sessionmaker[Session], sender: Sender | Sequence[Sender], from_address: str, now: datetime,
@@ -109,7 +112,7 @@ def flush(factory: sessionmaker[Session], sender: Sender | Sequence[Sender], fro
     senders = [sender] if not isinstance(sender, Sequence) else list(sender)
     result = FlushResult(failed_rows=[])
     with transaction(factory) as s:
-        for row in s.scalars(select(Outbox).where(Outbox.status == "sending")):
+        for row in s.scalars(select(Outbox).where(Outbox.status == OutboxStatus.SENDING)):
             # Left by a process that died mid-send: the server may or may not have accepted it.
             # Resend (same Message-ID) rather than risk losing it, and say so in the log.
             result.reconciled += 1
@@ -166,7 +169,7 @@ def _flush_batch(factory: sessionmaker[Session], wire: _Wire, now: datetime, max
                  result: FlushResult) -> bool:
     """One batch of due rows; True when the batch was full and SMTP is reachable (look for more)."""
     with transaction(factory) as s:
-        due = s.scalars(select(Outbox.id).where(Outbox.status.in_(("pending", "sending")),
+        due = s.scalars(select(Outbox.id).where(Outbox.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
                                                  Outbox.next_attempt_at <= now)
                         .order_by(Outbox.id).limit(limit)).all()
     # Sent rows are recorded in the transaction that marks the next row `sending`: one commit per mail,
@@ -206,8 +209,8 @@ def _flush_batch(factory: sessionmaker[Session], wire: _Wire, now: datetime, max
                 record(s)
                 # One statement, no ORM object: the outbox flush is on every request's path.
                 picked = s.execute(
-                    update(Outbox).where(Outbox.id == row_id, Outbox.status.in_(("pending", "sending")))
-                    .values(status="sending", attempts=Outbox.attempts + 1)
+                    update(Outbox).where(Outbox.id == row_id, Outbox.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)))
+                    .values(status=OutboxStatus.SENDING, attempts=Outbox.attempts + 1)
                     .returning(Outbox.recipients, Outbox.template, Outbox.contains_secret),
                     execution_options={"synchronize_session": False}).first()
                 # Read separately: SQLite buffers RETURNING values, which would be one more copy of a
@@ -252,12 +255,12 @@ class _SentHook:
 def _record_sent(s: Session, row_id: int, template: str, contains_secret: bool, now: datetime,
                  on_sent: _SentHook, result: FlushResult) -> None:
     if not contains_secret and not on_sent.wants(template):
-        s.execute(update(Outbox).where(Outbox.id == row_id).values(status="sent", sent_at=now, last_error=""),
+        s.execute(update(Outbox).where(Outbox.id == row_id).values(status=OutboxStatus.SENT, sent_at=now, last_error=""),
                   execution_options={"synchronize_session": False})
         return
     row = s.get(Outbox, row_id)
     assert row is not None
-    row.status = "sent"
+    row.status = OutboxStatus.SENT
     row.sent_at = now
     row.last_error = ""
     if row.contains_secret:
@@ -275,7 +278,7 @@ def _after_failure(factory: sessionmaker[Session], row_id: int, error: str, now:
         assert row is not None
         row.last_error = error[:2000]
         if row.attempts >= max_attempts:
-            row.status = "failed"
+            row.status = OutboxStatus.FAILED
             if row.contains_secret:
                 row.raw = _erase_secret(row.raw)  # never delivered: the password must not stay behind
                 result.secrets_erased += 1
@@ -286,7 +289,7 @@ def _after_failure(factory: sessionmaker[Session], row_id: int, error: str, now:
             if on_failed is not None:
                 on_failed(s, row)
         else:
-            row.status = "pending"
+            row.status = OutboxStatus.PENDING
             row.next_attempt_at = now + backoff(row.attempts)
             result.retried += 1
             log.warning("outbox %d (%s) will be retried: %s", row_id, row.template, error)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Optional
+import enum
+from typing import Optional, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +20,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from mailbot.domain.states import CaseStatus, InboundStatus, OutboxStatus, RequestType
+
+E = TypeVar("E", bound=enum.StrEnum)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -36,6 +41,23 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: Optional[datetime], dialect: object) -> Optional[datetime]:
         return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class StoredEnum(TypeDecorator[E]):
+    """A StrEnum stored as its plain string value (the same VARCHAR as before: no data migration)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_type: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum_type = enum_type
+
+    def process_bind_param(self, value: Optional[str], dialect: object) -> Optional[str]:
+        return None if value is None else self.enum_type(value).value
+
+    def process_result_value(self, value: Optional[str], dialect: object) -> Optional[E]:
+        return None if value is None else self.enum_type(value)
 
 
 def utcnow() -> datetime:
@@ -63,13 +85,18 @@ class Ppk(Base):
     satker: Mapped[str] = mapped_column(String(300), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    def as_dict(self) -> dict[str, str]:
+        """The registry entry as templates, the CLI and the archive show it."""
+        return {"nama": self.nama, "nip": self.nip, "email": self.email, "user_id": self.user_id,
+                "satker": self.satker}
+
 
 class Case(Base):
     __tablename__ = "cases"
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(32), index=True)
-    request_type: Mapped[str] = mapped_column(String(32), default="unknown")
+    status: Mapped[CaseStatus] = mapped_column(StoredEnum(CaseStatus, 32), index=True)
+    request_type: Mapped[RequestType] = mapped_column(StoredEnum(RequestType, 32), default=RequestType.UNKNOWN)
     channel: Mapped[str] = mapped_column(String(16), default="email")
     sender: Mapped[str] = mapped_column(String(254), index=True)
     sender_name: Mapped[str] = mapped_column(String(200), default="")
@@ -126,8 +153,8 @@ class InboundMessage(Base):
     size: Mapped[int] = mapped_column(Integer)
     from_addr: Mapped[str] = mapped_column(String(254), default="")
     subject: Mapped[str] = mapped_column(Text, default="")
-    # new | processed | ignored | quarantined | duplicate
-    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    status: Mapped[InboundStatus] = mapped_column(StoredEnum(InboundStatus, 16), default=InboundStatus.NEW,
+                                                  index=True)
     kind: Mapped[str] = mapped_column(String(32), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -185,8 +212,8 @@ class Outbox(Base):
     subject: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     contains_secret: Mapped[bool] = mapped_column(Boolean, default=False)
-    # pending | sending | sent | failed
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[OutboxStatus] = mapped_column(StoredEnum(OutboxStatus, 16), default=OutboxStatus.PENDING,
+                                                 index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
