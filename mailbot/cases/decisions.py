@@ -140,8 +140,7 @@ def refuse(s: Session, app: App, case: Case | None, admin: str, reason: str, sub
            else base_context(app, now) | {"case": None}) | {
         "error": reason, "original_subject": subject,
         "decided_by": case.decided_by if case is not None and case.decided_by else None}
-    key = f"admin_command_error:{row.id if row else now.timestamp()}:{admin}"
-    queue_mail(s, app, case, "admin_command_error", [admin], ctx, key, now,
+    queue_mail(s, app, case, "admin_command_error", [admin], ctx, (row.id if row else now.timestamp(), admin), now,
                  in_reply_to=mail.message_id if mail else None,
                  references=[mail.message_id] if mail and mail.message_id else [])
 

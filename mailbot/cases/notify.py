@@ -60,6 +60,8 @@ def queue_mail(s: Session, app: App, case: Case | None, template: str, to: list[
                in_reply_to: str | None = None, references: Sequence[str] = ()) -> int | None:
     """Render and queue one mail; its outbox row id, or None when not queued (no deliverable address,
     or the key was queued before). `key`: what makes this mail unique besides its template."""
+    if isinstance(key, str):
+        raise TypeError("queue_mail takes the key's parts (a tuple), not a finished key")
     to = [a for a in (deliverable_address(x) for x in to) if a]
     if not to:
         log.warning("no deliverable recipient for %s (%s): not queued", template, case.number if case else "-")

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.cases.notify import auto_reply, base_context, queue_mail
+from mailbot.cases.notify import auto_reply, base_context, queue_to_admins
 from mailbot.domain.results import PollResult
+from mailbot.domain.states import InboundStatus
 from mailbot.intake.classify import automatic_reason
 from mailbot.intake.parse import parse_message
 from mailbot.intake.prefetch import (
@@ -130,15 +131,13 @@ def _record_failure(app: App, row_id: int, reason: str, now: datetime) -> str:
 
 def quarantine(s: Session, app: App, row: InboundMessage, reason: str, now: datetime) -> None:
     """Mark a message quarantined (the IMAP copy moves to the quarantine folder) and alert the admins."""
-    row.status = "quarantined"
+    row.status = InboundStatus.QUARANTINED
     row.reason = reason[:2000]
     add_event(s, s.get(Case, row.case_id) if row.case_id else None, "bot", "quarantined", now,
                 message_id=row.id, detail=reason[:2000])
     ctx = base_context(app, now) | {"message_no": row.id, "sender": row.from_addr, "subject": row.subject,
                                       "received_at": row.received_at, "reason": reason}
-    for admin in app.settings.admins.emails:
-        queue_mail(s, app, None, "quarantine_alert", [admin], ctx, f"quarantine_alert:{row.id}:{row.attempts}:{admin}",
-                     now)
+    queue_to_admins(s, app, None, "quarantine_alert", ctx, (row.id, row.attempts), now)
     log.warning("message %d quarantined: %s", row.id, reason)
 
 
@@ -158,5 +157,5 @@ def reply_too_large(s: Session, app: App, row: InboundMessage, now: datetime) ->
     size = int(m.group(1)) if m else 0
     ctx = base_context(app, now) | {"size_mb": round(size / 1048576, 1), "limit_mb": round(limit / 1048576, 1),
                                       "original_subject": mail.subject}
-    auto_reply(s, app, None, "too_large", mail.from_addr, ctx, f"too_large:{row.id}", now,
+    auto_reply(s, app, None, "too_large", mail.from_addr, ctx, (row.id,), now,
                in_reply_to=mail.message_id, references=[mail.message_id] if mail.message_id else [])
