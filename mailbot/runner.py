@@ -16,6 +16,7 @@ from sqlalchemy import text
 from mailbot.app import App
 from mailbot.cases.delivery import flush_outbox
 from mailbot.cases.timers import run_timers
+from mailbot.domain.errors import MailbotError
 from mailbot.domain.results import PollResult
 from mailbot.intake.fetch import fetch_new, move_done, open_mailbox
 from mailbot.intake.mailbox import ImapMailbox, MailboxError
@@ -24,7 +25,7 @@ from mailbot.intake.process import process_pending
 log = logging.getLogger(__name__)
 
 
-class AlreadyRunning(Exception):
+class AlreadyRunning(MailbotError):
     """Another mailbot process holds the instance lock for this database."""
 
 

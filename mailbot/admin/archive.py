@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.records import by_number
+from mailbot.domain.errors import MailbotError
 from mailbot.domain.states import CLOSED, OutboxStatus
 from mailbot.domain.text import sanitize_filename
 from mailbot.outgoing.compose import headers_only
@@ -31,7 +32,7 @@ REDACTED_BODY = ("[Isi email ini tidak diarsipkan karena memuat kata sandi (SPEC
 _SAFE_PART = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class ArchiveError(Exception):
+class ArchiveError(MailbotError):
     """The archive cannot be written; str() says why and what to do."""
 
 

@@ -13,12 +13,13 @@ from typing import Callable, Iterable
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
+from mailbot.domain.errors import MailbotError
 from mailbot.outgoing.tls import tls_context
 
 log = logging.getLogger(__name__)
 
 
-class MailboxError(Exception):
+class MailboxError(MailbotError):
     """The IMAP server could not be reached or refused an operation."""
 
 

@@ -20,6 +20,7 @@ from io import BytesIO
 import mailparser
 from mailparser.exceptions import MailParserRecursionError
 
+from mailbot.domain.errors import MailbotError
 from mailbot.domain.mail import Attachment, ParsedMail
 from mailbot.domain.text import (
     collapse,
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 
-class ParseError(Exception):
+class ParseError(MailbotError):
     """The bytes are not a usable RFC 822 message; str(e) is the reason."""
 
 

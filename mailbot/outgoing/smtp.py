@@ -10,6 +10,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Protocol
 
+from mailbot.domain.errors import MailbotError
 from mailbot.outgoing.tls import tls_context
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class SmtpParams:
     ca_file: str = ""
 
 
-class TemporaryFailure(Exception):
+class TemporaryFailure(MailbotError):
     """4xx or a connection problem: retry later."""
 
     def __init__(self, message: str, connection: bool = False) -> None:
@@ -35,7 +36,7 @@ class TemporaryFailure(Exception):
         self.connection = connection  # the server could not be reached: stop this flush
 
 
-class PermanentFailure(Exception):
+class PermanentFailure(MailbotError):
     """5xx for the message: do not retry."""
 
 
