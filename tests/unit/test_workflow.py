@@ -13,8 +13,12 @@ from mailbot.domain.workflow import (
     SOP_STEP,
     TRANSITIONS,
     CaseView,
+    Decision,
+    Password,
     Policy,
+    Reminders,
     Send,
+    To,
     TransitionRefused,
     next_status,
     on_admin_decision,
@@ -254,3 +258,83 @@ def test_sop_step_mapping() -> None:
     # Every step belongs to a real transition of the table.
     reachable = {(a, b) for (a, _), b in TRANSITIONS.items()}
     assert set(SOP_STEP) <= reachable
+
+
+# -- the side rules of a Decision ------------------------------------------------------------------
+def test_a_review_round_proposes_a_password_only_when_the_request_wants_one() -> None:
+    """Complete documents start a review round; a temporary password is proposed for reset requests
+    (and unknown ones), never for a user-ID-only request."""
+    wants = on_documents_checked(CaseView(S.RECEIVED, 0, None, wants_password=True), True, True, [])
+    assert (wants.review_round, wants.password) == (True, Password.PROPOSE)
+    user_id_only = on_documents_checked(CaseView(S.RECEIVED, 0, None, wants_password=False), True, True, [])
+    assert (user_id_only.review_round, user_id_only.password) == (True, Password.KEEP)
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_document_decisions_leave_reminders_and_password_alone(complete: bool) -> None:
+    """Checking documents never counts or resets reminders, is never an admin's decision, and only a
+    new review round touches the password."""
+    for status in (S.RECEIVED, S.AWAITING_DOCUMENTS, S.AWAITING_REVIEW):
+        d = on_documents_checked(view(status), complete, status == S.RECEIVED, [] if complete else ["SK"])
+        assert d.reminders == Reminders.KEEP and d.decided is False
+        assert d.password == (Password.PROPOSE if d.review_round else Password.KEEP)
+
+
+def test_a_reminder_is_counted_and_an_expiry_is_not() -> None:
+    """The reminder Decision counts itself (so the next one is not due at once); the expiry does not."""
+    cal = DayCalendar()
+    remind = on_timer(view(S.AWAITING_DOCUMENTS, 0, T0), T0 + timedelta(days=2), cal, POLICY)
+    expire = on_timer(view(S.AWAITING_DOCUMENTS, 2, T0), T0 + timedelta(days=3), cal, POLICY)
+    assert remind is not None and remind.reminders == Reminders.COUNT
+    assert expire is not None and expire.reminders == Reminders.KEEP
+    assert remind.password == expire.password == Password.KEEP
+    assert not remind.decided and not expire.decided
+
+
+@pytest.mark.parametrize(("action", "reminders", "password"), [
+    ("approve", Reminders.KEEP, Password.ADMIN_TYPED),
+    ("reject", Reminders.KEEP, Password.ERASE),
+    ("request_docs", Reminders.RESET, Password.ERASE),
+])
+def test_admin_decisions_claim_the_case_and_settle_reminders_and_password(
+        action: str, reminders: Reminders, password: Password) -> None:
+    """Every admin decision claims the case; approval keeps the proposal (or takes the admin's typed
+    password), the others erase it; asking for documents again restarts the reminders at 1."""
+    d = on_admin_decision(view(S.AWAITING_REVIEW), action)
+    assert d.decided is True
+    assert (d.reminders, d.password) == (reminders, password)
+    assert d.review_round is False
+    assert d.outcome == OUTCOME_TEMPLATE[action]
+
+
+@pytest.mark.parametrize("action", ["approve", "reject", "request_docs"])
+def test_the_deciding_admin_is_told_only_when_deciding_by_email(action: str) -> None:
+    """An admin who decided by email gets a confirmation; a CLI decision shows its result on screen."""
+    by_mail = on_admin_decision(view(S.AWAITING_REVIEW), action, by_email=True)
+    by_cli = on_admin_decision(view(S.AWAITING_REVIEW), action, by_email=False)
+    assert Send("admin_confirmation", To.ACTOR) in by_mail.sends
+    assert [s.to for s in by_cli.sends] == [To.PPK]
+    assert by_cli.outcome == by_mail.outcome
+
+
+def test_credentials_go_to_the_registered_address_when_there_is_one() -> None:
+    """Approval of a registered PPK's case mails the credentials to the registry address; every other
+    outcome goes to the address the request came from."""
+    registered = CaseView(S.AWAITING_REVIEW, 0, None, registered=True)
+    assert on_admin_decision(registered, "approve").sends[0] == Send("credentials", To.REGISTERED)
+    assert on_admin_decision(registered, "reject").sends[0] == Send("rejected", To.PPK)
+    assert on_admin_decision(registered, "request_docs").sends[0] == Send("incomplete", To.PPK)
+    assert on_admin_decision(view(S.AWAITING_REVIEW), "approve").sends[0] == Send("credentials", To.PPK)
+
+
+def test_accepted_credentials_erase_the_password_and_send_nothing() -> None:
+    """Once the SMTP server accepted the credentials, the password is forgotten (SPEC §5)."""
+    d = on_credentials_accepted(view(S.APPROVED))
+    assert (d.password, d.sends, d.decided, d.reminders) == (Password.ERASE, (), False, Reminders.KEEP)
+
+
+def test_outcome_is_the_mail_to_the_requester_or_registered_address() -> None:
+    """Decision.outcome names the PPK-facing template, whatever else the Decision sends."""
+    assert Decision("x", S.APPROVED, (Send("admin_confirmation", To.ACTOR), Send("credentials", To.REGISTERED))
+                    ).outcome == "credentials"
+    assert Decision("x", S.APPROVED, (Send("admin_digest", To.ADMINS),)).outcome is None
