@@ -1,8 +1,8 @@
-"""The one exception root of mailbot: every error it raises on purpose is a MailbotError.
+"""The one exception root of mailbot: every error it raises on purpose is a MailbotError."""
 
-Each layer defines its own subclasses next to the code that raises them (ConfigError in config.py,
-MailboxError in intake/mailbox.py, DecisionRefused in cases/decisions.py, …); catching MailbotError
-catches every one of them and nothing else."""
+# Each layer defines its own subclasses next to the code that raises them (ConfigError in config_reader.py,
+# MailboxError in intake/mailbox.py, DecisionRefused in cases/records.py, ...); catching MailbotError catches
+# every one of them and nothing else (tests/unit/test_errors.py checks that none is left out).
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""The case state machine: (case, event, now, policy) -> a complete Decision, with no I/O.
-
-A Decision says everything that follows from an event: the new state, which templates go to whom,
-what happens to the reminder count and the proposed password, whether a review round starts and
-whether it is an admin's decision (which claims the case). cases.records.apply carries it out."""
+"""The case state machine: (case, event, now, policy) -> a complete Decision, with no I/O."""
 
 from __future__ import annotations
 
@@ -92,6 +88,10 @@ class Password(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Decision:
+    """Everything that follows from an event: the new state, which templates go to whom, what happens to
+    the reminder count and the proposed password, whether a review round starts and whether it is an
+    admin's decision (which claims the case). cases.records.apply carries it out; no caller decides."""
+
     event: str
     new_status: S
     sends: tuple[Send, ...] = ()
