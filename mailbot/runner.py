@@ -20,7 +20,8 @@ from mailbot.domain.errors import MailbotError
 from mailbot.domain.results import PollResult
 from mailbot.intake.fetch import fetch_new, move_done, open_mailbox
 from mailbot.intake.mailbox import ImapMailbox, MailboxError
-from mailbot.intake.process import process_pending
+from mailbot.intake.process import Route, process_pending
+from mailbot.intake.route import route as route_message
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +60,23 @@ def instance_lock(app: App) -> Iterator[None]:
 
 
 # -- the whole pass ------------------------------------------------------------------------
-def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | None = None) -> PollResult:
-    """Fetch+process+move, timers, flush. A failing part is logged and the others still run."""
+def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | None = None,
+              route: Route = route_message) -> PollResult:
+    """Fetch+process+move, timers, flush. A failing part is logged and the others still run.
+
+    `route` dispatches each parsed message (mailbot.intake.route.route; process_pending's `route`)."""
     now = now or datetime.now(timezone.utc)
     result = PollResult()
     delay = 1.0
     for attempt in range(1, app.settings.imap.reconnect_attempts + 1):
         try:
-            intake(app, now, result, mailbox)
+            intake(app, now, result, mailbox, route=route)
             break
         except MailboxError as exc:
             if attempt == app.settings.imap.reconnect_attempts:
                 log.error("IMAP intake failed: %s", exc)
                 result.errors.append(str(exc))
-                process_pending(app, now, result)  # messages committed earlier still get processed
+                process_pending(app, now, result, route=route)  # messages committed earlier still get processed
                 break
             # A restarting server or a dropped connection: what was committed stays committed, so a
             # reconnect simply carries on from the sync point.
@@ -89,14 +93,15 @@ def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | N
     return result
 
 
-def intake(app: App, now: datetime, result: PollResult, mailbox: ImapMailbox | None = None) -> None:
+def intake(app: App, now: datetime, result: PollResult, mailbox: ImapMailbox | None = None, *,
+           route: Route = route_message) -> None:
     own = mailbox is None
     mb = mailbox or open_mailbox(app)
     if own:
         mb.connect()
     try:
         folder, uidvalidity = fetch_new(app, mb, now, result)
-        process_pending(app, now, result)
+        process_pending(app, now, result, route=route)
         move_done(app, mb, folder, uidvalidity, result)
     finally:
         if own:

@@ -61,8 +61,10 @@ def uid_set(uids: list[int]) -> str:
 class ImapMailbox:
     """A connected mailbox; use as a context manager. Never sets \\Seen, never deletes mail."""
 
-    def __init__(self, params: ImapParams) -> None:
+    def __init__(self, params: ImapParams, *, fetch_chunk: int = FETCH_CHUNK) -> None:
+        """`fetch_chunk`: bytes per partial FETCH of a message larger than that (see fetch_raw)."""
         self.params = params
+        self.fetch_chunk = fetch_chunk
         self.client: IMAPClient | None = None
         self.capabilities: set[str] = set()
         self.selected: str | None = None
@@ -178,13 +180,14 @@ class ImapMailbox:
     def fetch_raw(self, uids: Iterable[int], sizes: dict[int, int] | None = None) -> dict[int, bytes]:
         """Full raw bytes via BODY.PEEK[] so the \\Seen flag a person relies on is untouched.
 
-        Messages larger than FETCH_CHUNK (by `sizes`, RFC822.SIZE) are fetched in partial ranges: the
+        Messages larger than `fetch_chunk` (by `sizes`, RFC822.SIZE) are fetched in partial ranges: the
         client library's response parsing holds ~3 copies of what one FETCH returns, so this bounds
         that to a chunk, and the message exists once (plus the chunks while they are joined)."""
         uids = list(uids)
         sizes = sizes or {}
-        big = [u for u in uids if sizes.get(u, 0) > FETCH_CHUNK]
-        small = [u for u in uids if sizes.get(u, 0) <= FETCH_CHUNK]
+        chunk_size = self.fetch_chunk
+        big = [u for u in uids if sizes.get(u, 0) > chunk_size]
+        small = [u for u in uids if sizes.get(u, 0) <= chunk_size]
         out: dict[int, bytes] = {}
         if small:
             data = self._call("fetch", self._c().fetch, small, [b"BODY.PEEK[]"])
@@ -193,14 +196,14 @@ class ImapMailbox:
             chunks: list[bytes] = []
             offset = 0
             while True:
-                data = self._call("fetch", self._c().fetch, [uid], [f"BODY.PEEK[]<{offset}.{FETCH_CHUNK}>".encode()])
+                data = self._call("fetch", self._c().fetch, [uid], [f"BODY.PEEK[]<{offset}.{chunk_size}>".encode()])
                 if uid not in data:
                     break
                 chunk = next((bytes(v or b"") for k, v in data[uid].items() if k.startswith(b"BODY[]")), b"")
                 del data
                 chunks.append(chunk)
                 offset += len(chunk)
-                if len(chunk) < FETCH_CHUNK:
+                if len(chunk) < chunk_size:
                     break
             if chunks:
                 out[uid] = b"".join(chunks)

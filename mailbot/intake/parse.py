@@ -266,12 +266,12 @@ class _Spool:
                     part.set_payload(restored)
 
 
-def _set_aside(data: bytes) -> tuple[bytes, _Spool | None]:
+def _set_aside(data: bytes, min_run: int = SPOOL_MIN_RUN) -> tuple[bytes, _Spool | None]:
     """The message with every long, valid base64 run replaced by a token (kept in the returned _Spool).
 
     A run is whole lines of the base64 alphabet, from the start of its first line to the end of its last
-    line's characters (the line break after it stays, so the parser sees the same structure)."""
-    min_run = SPOOL_MIN_RUN
+    line's characters (the line break after it stays, so the parser sees the same structure); runs
+    shorter than `min_run` bytes stay in place."""
     if len(data) < min_run:
         return data, None
     body = _header_block_end(data, len(data))
@@ -580,12 +580,14 @@ def _date(message: Message, parser: object | None, defects: list[str]) -> dateti
 # --------------------------------------------------------------------------- entry point
 
 def parse_message(raw: bytes, *, max_attachments: int = 50, max_depth: int = 10,
-                  max_header_bytes: int = 256_000) -> ParsedMail:
-    """Parse raw RFC 822 bytes; raise ParseError for what is not a usable message or exceeds a limit."""
+                  max_header_bytes: int = 256_000, spool_min_run: int = SPOOL_MIN_RUN) -> ParsedMail:
+    """Parse raw RFC 822 bytes; raise ParseError for what is not a usable message or exceeds a limit.
+
+    `spool_min_run`: base64 runs of at least this many bytes are set aside before parsing (see _set_aside)."""
     defects: list[str] = []
     data = _prepare(raw, defects)
     data = _repair_header_block(data, max_header_bytes, defects)
-    skeleton, spool = _set_aside(data)
+    skeleton, spool = _set_aside(data, spool_min_run)
     message, parser = _parse_tree(skeleton, max_depth, defects)
     del skeleton
     headers = _header_map(message)

@@ -17,7 +17,7 @@ from pathlib import Path
 from mailbot.cases.documents import pdf_text, sniff_type
 from mailbot.config import LimitSettings
 from mailbot.domain.mail import ParsedMail
-from mailbot.intake.parse import ParseError, parse_message
+from mailbot.intake.parse import SPOOL_MIN_RUN, ParseError, parse_message
 from mailbot.store.blobs import BlobStore
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class Limits:
     max_depth: int
     max_header_bytes: int
     max_attachment_bytes: int
+    spool_min_run: int = SPOOL_MIN_RUN  # parse_message(spool_min_run=)
 
     @classmethod
     def of(cls, limits: LimitSettings) -> Limits:
@@ -53,7 +54,8 @@ def parse_stored(raw: bytes, limits: Limits) -> Prepared:
     """The parse of a stored message, or the reason it is not a usable message (no PDF text yet)."""
     try:
         return Prepared(parse_message(raw, max_attachments=limits.max_attachments, max_depth=limits.max_depth,
-                                      max_header_bytes=limits.max_header_bytes))
+                                      max_header_bytes=limits.max_header_bytes,
+                                      spool_min_run=limits.spool_min_run))
     except ParseError as exc:
         return Prepared(None, str(exc))
 
@@ -171,10 +173,11 @@ class Prefetcher:
 
 
 @contextmanager
-def prefetching(rows: list[tuple[int, str, int]], limits: Limits,
-                data_dir: str | None = None) -> Iterator[Prefetcher | None]:
-    """A Prefetcher when the backlog is worth one (and a helper process can start), else None."""
-    if len([r for r in rows if r[2] <= MAX_BYTES]) < PREFETCH_MIN:
+def prefetching(rows: list[tuple[int, str, int]], limits: Limits, data_dir: str | None = None, *,
+                min_messages: int = PREFETCH_MIN) -> Iterator[Prefetcher | None]:
+    """A Prefetcher when the backlog is worth one (at least `min_messages` the helper can take) and a
+    helper process can start, else None."""
+    if len([r for r in rows if r[2] <= MAX_BYTES]) < min_messages:
         yield None
         return
     try:

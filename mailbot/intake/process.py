@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,8 +16,9 @@ from mailbot.cases.notify import auto_reply, base_context, queue_to_admins
 from mailbot.domain.results import PollResult
 from mailbot.domain.states import InboundStatus
 from mailbot.intake.classify import automatic_reason
-from mailbot.intake.parse import parse_message
+from mailbot.intake.parse import SPOOL_MIN_RUN, parse_message
 from mailbot.intake.prefetch import (
+    PREFETCH_MIN,
     Limits,
     Prefetcher,
     Prepared,
@@ -30,9 +33,16 @@ from mailbot.store.models import Case, InboundMessage
 log = logging.getLogger(__name__)
 
 
-def process_pending(app: App, now: datetime, result: PollResult) -> None:
+Route = Callable[..., None]  # route(s, app, row, mail, now, pdf_texts), mailbot.intake.route
+
+
+def process_pending(app: App, now: datetime, result: PollResult, *, route: Route = route,
+                    prefetch_min: int = PREFETCH_MIN, spool_min_run: int = SPOOL_MIN_RUN) -> None:
     """Process every committed-but-unprocessed message, one transaction each; failures are retried,
-    then quarantined with the reason. One bad message never blocks the others."""
+    then quarantined with the reason. One bad message never blocks the others.
+
+    `route` dispatches one parsed message; a helper process prepares the backlog when at least
+    `prefetch_min` messages wait; `spool_min_run` is parse_message's."""
     with transaction(app.factory) as s:
         pending = s.execute(select(InboundMessage.id, InboundMessage.raw_blob, InboundMessage.size,
                                    InboundMessage.kind).where(InboundMessage.status == "new")
@@ -42,8 +52,9 @@ def process_pending(app: App, now: datetime, result: PollResult) -> None:
     helper_rows = [(row_id, str(app.store.path(blob)), size) for row_id, blob, size, kind in pending
                    if kind != "too_large"]
     try:
-        with prefetching(helper_rows, Limits.of(app.settings.limits), str(app.store.root.parent)) as helper:
-            _process_ids(app, [row[0] for row in pending], now, result, helper)
+        limits = replace(Limits.of(app.settings.limits), spool_min_run=spool_min_run)
+        with prefetching(helper_rows, limits, str(app.store.root.parent), min_messages=prefetch_min) as helper:
+            _process_ids(app, [row[0] for row in pending], now, result, helper, route=route, limits=limits)
             result.prefetched += helper.used if helper is not None else 0
     finally:
         app.store.clear_staging()
@@ -52,7 +63,7 @@ def process_pending(app: App, now: datetime, result: PollResult) -> None:
 
 
 def _process_ids(app: App, ids: list[int], now: datetime, result: PollResult,
-                 helper: Prefetcher | None = None) -> None:
+                 helper: Prefetcher | None = None, *, route: Route = route, limits: Limits | None = None) -> None:
     counted: int | None = None  # the row whose attempt the previous message's commit already counted
     for i, row_id in enumerate(ids):
         # Count the attempt before trying, so a message that kills the process (out of memory, a hang
@@ -75,7 +86,8 @@ def _process_ids(app: App, ids: list[int], now: datetime, result: PollResult,
             with transaction(app.factory) as s:
                 row = s.get(InboundMessage, row_id)
                 assert row is not None
-                process_one(s, app, row, now, helper.take(row_id) if helper is not None else None)
+                process_one(s, app, row, now, helper.take(row_id) if helper is not None else None,
+                            route=route, limits=limits)
                 row.secret = None  # whatever the route, a typed password is not kept past processing
                 status = row.status
                 counting = next_id if next_id is not None and _count_attempt(s, app, next_id) else None
@@ -99,13 +111,13 @@ def _count_attempt(s: Session, app: App, row_id: int) -> bool:
 
 
 def process_one(s: Session, app: App, row: InboundMessage, now: datetime,
-                prepared: Prepared | None = None) -> None:
+                prepared: Prepared | None = None, *, route: Route = route, limits: Limits | None = None) -> None:
     """Route one stored message; `prepared` is the helper process's parse of it, when it had one."""
     if row.kind == "too_large":
         reply_too_large(s, app, row, now)
         return
     if prepared is None:
-        prepared = _parse_here(app, row)
+        prepared = _parse_here(app, row, limits)
     if prepared.mail is None:
         row.kind = "unparseable"
         quarantine(s, app, row, f"parse error: {prepared.parse_error}", now)
@@ -113,9 +125,9 @@ def process_one(s: Session, app: App, row: InboundMessage, now: datetime,
     route(s, app, row, prepared.mail, now, prepared.pdf_texts)
 
 
-def _parse_here(app: App, row: InboundMessage) -> Prepared:
+def _parse_here(app: App, row: InboundMessage, limits: Limits | None = None) -> Prepared:
     """What the helper process would have prepared, minus the PDF text (read later, when needed)."""
-    return parse_stored(app.store.get(row.raw_blob), Limits.of(app.settings.limits))
+    return parse_stored(app.store.get(row.raw_blob), limits or Limits.of(app.settings.limits))
 
 
 def _record_failure(app: App, row_id: int, reason: str, now: datetime) -> str:

@@ -45,11 +45,21 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+STREAM_ABOVE = 1024 * 1024  # bytes: larger mails are sent in chunks, not as one dot-stuffed copy
+
+
+_STREAM_CHUNK = 1024 * 1024
+
+
 class SmtpSender:
     """One SMTP connection reused for a whole flush; opened lazily."""
 
-    def __init__(self, params: SmtpParams) -> None:
+    def __init__(self, params: SmtpParams, *, stream_above: int = STREAM_ABOVE,
+                 stream_chunk: int = _STREAM_CHUNK) -> None:
+        """Mails larger than `stream_above` bytes are sent as DATA written in `stream_chunk`-byte pieces."""
         self.params = params
+        self.stream_above = stream_above
+        self.stream_chunk = stream_chunk
         self.conn: smtplib.SMTP | None = None
 
     def _open(self) -> smtplib.SMTP:
@@ -74,8 +84,8 @@ class SmtpSender:
                 raise TemporaryFailure(f"connect {self.params.host}:{self.params.port}: "
                                        f"{type(exc).__name__}: {exc}", connection=True) from exc
         try:
-            if len(raw) > STREAM_ABOVE:
-                refused = _sendmail_streamed(self.conn, from_address, recipients, raw)
+            if len(raw) > self.stream_above:
+                refused = _sendmail_streamed(self.conn, from_address, recipients, raw, self.stream_chunk)
             else:
                 refused = self.conn.sendmail(from_address, recipients, raw)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -115,16 +125,11 @@ class SmtpSender:
         self.conn = None
 
 
-STREAM_ABOVE = 1024 * 1024  # bytes: larger mails are sent in chunks, not as one dot-stuffed copy
-
-
-_STREAM_CHUNK = 1024 * 1024
-
-
 _LEADING_DOT = re.compile(rb"(?m)^\.")  # smtplib's own dot-stuffing rule (RFC 5321 §4.5.2)
 
 
-def _sendmail_streamed(conn: smtplib.SMTP, from_address: str, recipients: list[str], raw: bytes) -> dict:
+def _sendmail_streamed(conn: smtplib.SMTP, from_address: str, recipients: list[str], raw: bytes,
+                       chunk_size: int = _STREAM_CHUNK) -> dict:
     """smtplib.SMTP.sendmail for a large message, without its three whole copies (dot-stuffed, with
     CRLF appended, with the final "." appended): the DATA is written dot-stuffed chunk by chunk.
     The same commands, replies and exceptions as sendmail."""
@@ -154,7 +159,7 @@ def _sendmail_streamed(conn: smtplib.SMTP, from_address: str, recipients: list[s
     view = memoryview(raw)
     pos = 0
     while pos < len(raw):
-        end = min(len(raw), pos + _STREAM_CHUNK)
+        end = min(len(raw), pos + chunk_size)
         chunk = bytearray()
         last = pos
         for match in _LEADING_DOT.finditer(raw, pos, end):  # "^" matches only at real line starts
