@@ -19,7 +19,7 @@ from mailbot.outgoing.outbox import OutboxIdentity
 from mailbot.outgoing.render import Renderer
 from mailbot.outgoing.smtp import SmtpParams, SmtpSender
 from mailbot.store.blobs import BlobStore
-from mailbot.store.db import make_engine, migrate, session_factory
+from mailbot.store.db import ensure_schema, make_engine, session_factory
 
 T = TypeVar("T")
 
@@ -110,15 +110,17 @@ def document_kinds(settings: Settings) -> tuple[DocumentKind, ...]:
 
 def build_app(settings: Settings, *, secret: bytes | None = None, migrate_db: bool = True,
               require_secrets: bool = False) -> App:
-    """Create the engine (migrating it) and everything that hangs off the settings; `secret` replaces
-    the configured HMAC key (tests, benchmarks), `require_secrets` fails early when one is unset."""
+    """Create the engine (migrating a database not at the newest schema: one SELECT when it is) and
+    everything that hangs off the settings; `secret` replaces the configured HMAC key (tests,
+    benchmarks), `require_secrets` fails early when one is unset. Nothing here loads Jinja2 or the
+    holiday tables: the renderer and the calendar do that on first use."""
     engine = make_engine(settings.database_url)
     if migrate_db:
-        migrate(engine)
+        ensure_schema(engine)
     secrets = read_secrets(settings, required=require_secrets)
     start, _, end = settings.office.working_hours.partition("-")
     calendar = make_calendar(settings.office.timezone, start, end, settings.office.extra_holidays,
-                             settings.office.extra_workdays)
+                             settings.office.extra_workdays, holiday_files=settings.data_dir / "cache")
     return App(settings=settings, engine=engine, factory=session_factory(engine),
                store=BlobStore(settings.data_dir), renderer=Renderer(settings.templates_dir),
                calendar=calendar, kinds=document_kinds(settings),

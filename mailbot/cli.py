@@ -1,4 +1,4 @@
-"""The mailbot command line (SPEC §6)."""
+"""The mailbot command line (SPEC §6); each command imports only the modules it uses, so a quick one stays quick."""
 
 from __future__ import annotations
 
@@ -8,37 +8,25 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from mailbot.admin.archive import ArchiveError, export_case
-from mailbot.admin.hardcopy import register_hardcopy
-from mailbot.admin.registry import RegistryError, import_csv, list_registry
-from mailbot.admin.report import build_report, parse_formats, parse_month, write_report
-from mailbot.admin.views import (
-    case_detail,
-    format_case,
-    list_cases,
-    quarantine_list,
-    quarantine_requeue,
-)
-from mailbot.app import build_app
-from mailbot.cases.decisions import CliCommand, DecisionRefused, decide_from_cli
-from mailbot.cases.delivery import flush_outbox
-from mailbot.config import EXAMPLE_CONFIG, ConfigError, Settings, load_settings
-from mailbot.demo.world import run_demo
-from mailbot.domain.results import PollResult
-from mailbot.intake.fetch import open_mailbox
-from mailbot.runner import AlreadyRunning, instance_lock, poll_once
-from mailbot.scheduler import run_forever
-from mailbot.store.db import make_engine, migrate
+from mailbot import version
+from mailbot.config import EXAMPLE_CONFIG, ConfigError, load_settings
 
-log = logging.getLogger("mailbot")
+if TYPE_CHECKING:
+    from mailbot.app import App
 
 
 class UsageError(Exception):
     """Bad arguments: exit 2."""
+
+
+class LockHeld(Exception):
+    """Another mailbot process works on this database: exit 1."""
 
 
 def _now(value: str | None) -> datetime:
@@ -53,16 +41,26 @@ def _now(value: str | None) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+def _app(args: argparse.Namespace, *, secrets_needed: bool = False) -> App:
+    from mailbot.app import build_app
 
-
-def _app(args: argparse.Namespace, *, secrets_needed: bool = False):  # type: ignore[no-untyped-def]
-    settings = _settings(args)
+    settings = load_settings(args.config)
     if secrets_needed:
         settings.require_secrets()
     secret = settings.secret_key() if secrets_needed or os.environ.get(settings.security.secret_env) else b"-"
     return build_app(settings, secret=secret)
+
+
+@contextmanager
+def _locked(app: App) -> Iterator[None]:
+    """The instance lock of `mailbot poll` and `mailbot run`; held elsewhere: LockHeld (exit 1)."""
+    from mailbot.runner import AlreadyRunning, instance_lock
+
+    try:
+        with instance_lock(app):
+            yield
+    except AlreadyRunning as exc:
+        raise LockHeld(str(exc)) from None
 
 
 def _print_json(data: Any) -> None:
@@ -71,6 +69,8 @@ def _print_json(data: Any) -> None:
 
 # -- commands --------------------------------------------------------------------------------
 def cmd_init(args: argparse.Namespace) -> int:
+    from mailbot.store.db import display_url, make_engine, migrate
+
     target = Path(args.config or os.environ.get("MAILBOT_CONFIG") or "config/mailbot.toml")
     if target.exists() and not args.force:
         print(f"{target} exists; keeping it (use --force to overwrite)")
@@ -80,73 +80,40 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"wrote {target}: edit [office], [imap], [smtp] and [admins], then run `mailbot check`")
     settings = load_settings(target)
     migrate(make_engine(settings.database_url))
-    print(f"database ready: {_safe_url(settings.database_url)}")
+    print(f"database ready: {display_url(settings.database_url)}")
     return 0
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def cmd_check(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    settings.require_secrets()
-    print(f"config {settings.path}: ok")
-    app = build_app(settings)
-    missing = app.renderer.missing()
-    if missing:
-        print(f"templates: missing {', '.join(missing)}")
-        return 1
-    print(f"database {_safe_url(settings.database_url)}: ok")
-    ok = True
-    try:
-        with open_mailbox(app) as mb:
-            st = mb.select(settings.imap.folder)
-            print(f"IMAP {settings.imap.host}:{settings.imap.port}: ok ({st.messages} message(s) in "
-                  f"{settings.imap.folder}; MOVE={'yes' if mb.has('MOVE') else 'no'}, "
-                  f"IDLE={'yes' if mb.has('IDLE') else 'no'})")
-    except Exception as exc:  # noqa: BLE001 - report and continue with SMTP
-        print(f"IMAP {settings.imap.host}:{settings.imap.port}: FAILED: {exc}{_tls_hint(exc, 'imap')}")
-        ok = False
-    sender = app.smtp_sender()
-    try:
-        sender.conn = sender._open()
-        print(f"SMTP {settings.smtp.host}:{settings.smtp.port}: ok")
-    except Exception as exc:  # noqa: BLE001
-        print(f"SMTP {settings.smtp.host}:{settings.smtp.port}: FAILED: {exc}{_tls_hint(exc, 'smtp')}")
-        ok = False
-    finally:
-        sender.close()
-    return 0 if ok else 1
+    from mailbot.cli_check import check
 
-
-def _tls_hint(exc: Exception, section: str) -> str:
-    if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc):
-        return f" (if the server uses an internal CA, set [{section}] ca_file to its PEM file)"
-    return ""
+    return check(load_settings(args.config))
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
+    from mailbot.runner import poll_once
+
     now = _now(args.now)
     app = _app(args, secrets_needed=True)
-    with instance_lock(app):
+    with _locked(app):
         result = poll_once(app, now)
     print(result.summary())
     return 1 if result.errors else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from mailbot.scheduler import run_forever
+
     app = _app(args, secrets_needed=True)
-    with instance_lock(app):
+    with _locked(app):
         run_forever(app)
     return 0
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
-    app = _app(args)
-    rows = list_cases(app, args.status)
+    from mailbot.admin.views import list_cases
+
+    rows = list_cases(_app(args), args.status)
     if args.json:
         _print_json(rows)
         return 0
@@ -158,8 +125,9 @@ def cmd_cases(args: argparse.Namespace) -> int:
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
-    app = _app(args)
-    detail = case_detail(app, args.number)
+    from mailbot.admin.views import case_detail, format_case
+
+    detail = case_detail(_app(args), args.number)
     if detail is None:
         print(f"case {args.number} not found", file=sys.stderr)
         return 1
@@ -171,6 +139,8 @@ def cmd_case_show(args: argparse.Namespace) -> int:
 
 
 def cmd_case_new(args: argparse.Namespace) -> int:
+    from mailbot.admin.hardcopy import register_hardcopy
+
     if not args.hardcopy:
         raise UsageError("case new: only --hardcopy (walk-in) requests can be registered from the CLI")
     app = _app(args, secrets_needed=False)
@@ -187,6 +157,8 @@ def cmd_case_new(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace, action: str, argument: str = "") -> int:
+    from mailbot.cases.decisions import CliCommand, DecisionRefused, decide_from_cli
+
     app = _app(args)
     command = CliCommand.make(action, argument, getattr(args, "password", None),
                               getattr(args, "user_id", None), getattr(args, "send_to_sender", False))
@@ -200,45 +172,44 @@ def _decide(args: argparse.Namespace, action: str, argument: str = "") -> int:
     return 0
 
 
-def _flush_now(app, stream=None) -> None:  # type: ignore[no-untyped-def]
+def _flush_now(app: App, stream: Any = None) -> None:
     """Send what a CLI command queued right away (SOP step 8 is 5 minutes), unless the daemon owns the
     lock — then the daemon sends it — or the SMTP secret is not in this shell's environment."""
+    from mailbot.cases.delivery import flush_outbox
+    from mailbot.domain.results import PollResult
+
+    out = stream or sys.stdout
     try:
         app.settings.smtp_password()
-        with instance_lock(app):
+        with _locked(app):
             result = PollResult()
             flush_outbox(app, _now(None), result)
             # A credentials mail accepted by SMTP completes the case (and erases the password).
         print(f"sent {result.sent} email(s)" + (f", {result.retried} will be retried" if result.retried else ""),
-              file=stream or sys.stdout)
-    except AlreadyRunning:
-        print("the email is queued; the running `mailbot run` sends it", file=stream or sys.stdout)
+              file=out)
+    except LockHeld:
+        print("the email is queued; the running `mailbot run` sends it", file=out)
     except ConfigError as exc:
-        print(f"the email is queued; the next poll sends it (cannot send now: {exc})", file=stream or sys.stdout)
-
-
-def cmd_approve(args: argparse.Namespace) -> int:
-    return _decide(args, "approve")
-
-
-def cmd_reject(args: argparse.Namespace) -> int:
-    return _decide(args, "reject", args.reason)
-
-
-def cmd_request_docs(args: argparse.Namespace) -> int:
-    return _decide(args, "request_docs", args.note)
+        print(f"the email is queued; the next poll sends it (cannot send now: {exc})", file=out)
 
 
 def cmd_registry_import(args: argparse.Namespace) -> int:
+    from mailbot.admin.registry import RegistryError, import_csv
+
     app = _app(args)
-    added, updated = import_csv(app, Path(args.file))
+    try:
+        added, updated = import_csv(app, Path(args.file))
+    except RegistryError as exc:  # a bad CSV, not a bad config: say so
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 2
     print(f"registry: {added} added, {updated} updated")
     return 0
 
 
 def cmd_registry_list(args: argparse.Namespace) -> int:
-    app = _app(args)
-    rows = list_registry(app)
+    from mailbot.admin.registry import list_registry
+
+    rows = list_registry(_app(args))
     if args.json:
         _print_json(rows)
     else:
@@ -248,8 +219,9 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
-    app = _app(args)
-    rows = quarantine_list(app)
+    from mailbot.admin.views import quarantine_list
+
+    rows = quarantine_list(_app(args))
     if args.json:
         _print_json(rows)
     else:
@@ -261,8 +233,9 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine_requeue(args: argparse.Namespace) -> int:
-    app = _app(args)
-    if not quarantine_requeue(app, args.id):
+    from mailbot.admin.views import quarantine_requeue
+
+    if not quarantine_requeue(_app(args), args.id):
         print(f"message {args.id} is not in quarantine", file=sys.stderr)
         return 1
     print(f"message {args.id} requeued; it is processed on the next poll")
@@ -270,18 +243,22 @@ def cmd_quarantine_requeue(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from mailbot.admin.report import build_report, parse_formats, parse_month, write_report
+
     try:
         formats = parse_formats(args.format)
         parse_month(args.month)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    report = build_report(_app(args), args.month)
-    for path in write_report(report, Path(args.out), formats):
+    app = _app(args)
+    for path in write_report(build_report(app, args.month), Path(args.out), formats, renderer=app.renderer):
         print(path)
     return 0
 
 
 def cmd_archive_export(args: argparse.Namespace) -> int:
+    from mailbot.admin.archive import ArchiveError, export_case
+
     app = _app(args)
     try:
         path = export_case(app, args.number, Path(args.dest), force=args.force)
@@ -295,7 +272,21 @@ def cmd_archive_export(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from mailbot.demo.world import run_demo
+
     return run_demo(verbose=args.verbose)
+
+
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked for (importlib.metadata scans the installed packages)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"mailbot {version()}")
+        parser.exit()
 
 
 # -- parser ----------------------------------------------------------------------------------
@@ -303,13 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mailbot", description="Email intake bot for LPSE PPK requests.")
     p.add_argument("--config", help="config file (default: $MAILBOT_CONFIG, then config/mailbot.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--version", action=_VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str,
-            parent: Any = sub) -> argparse.ArgumentParser:
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str, parent: Any = sub, *,
+            json_flag: bool = False) -> argparse.ArgumentParser:
         sp = parent.add_parser(name, help=help_)
         sp.set_defaults(fn=fn)
+        if json_flag:
+            sp.add_argument("--json", action="store_true", help="one JSON document")
         return sp
+
+    def group(name: str, help_: str) -> Any:
+        return sub.add_parser(name, help=help_).add_subparsers(dest=f"{name}_command", required=True,
+                                                               metavar="SUBCOMMAND")
 
     sp = add("init", cmd_init, "write a commented config and create the database")
     sp.add_argument("--force", action="store_true", help="overwrite an existing config")
@@ -317,15 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("poll", cmd_poll, "one cycle: fetch and process mail, run due timers, flush the outbox")
     sp.add_argument("--now", help="run timers as of this ISO instant (drills and tests)")
     add("run", cmd_run, "the daemon (scheduler, IDLE where available)")
-    sp = add("cases", cmd_cases, "the register of cases")
+    sp = add("cases", cmd_cases, "the register of cases", json_flag=True)
     sp.add_argument("--status", choices=["RECEIVED", "AWAITING_DOCUMENTS", "AWAITING_REVIEW", "APPROVED",
                                          "COMPLETED", "REJECTED", "EXPIRED"])
-    sp.add_argument("--json", action="store_true")
-    case = sub.add_parser("case", help="one case: show, or register a walk-in request")
-    case_sub = case.add_subparsers(dest="case_command", required=True, metavar="SUBCOMMAND")
-    sp = add("show", cmd_case_show, "events, messages, documents, findings, SLA", case_sub)
+    case_sub = group("case", "one case: show, or register a walk-in request")
+    sp = add("show", cmd_case_show, "events, messages, documents, findings, SLA", case_sub, json_flag=True)
     sp.add_argument("number")
-    sp.add_argument("--json", action="store_true")
     sp = add("new", cmd_case_new, "register a walk-in (hardcopy) request with scanned files", case_sub)
     sp.add_argument("--hardcopy", action="store_true", required=True)
     sp.add_argument("--name", required=True)
@@ -334,36 +329,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--request-type", default="reset_password",
                     choices=["reset_password", "user_id_info", "both"])
     sp.add_argument("files", nargs="+")
-    sp = add("approve", cmd_approve, "approve a case awaiting review")
+    sp = add("approve", lambda a: _decide(a, "approve"), "approve a case awaiting review")
     sp.add_argument("number")
     sp.add_argument("--password")
     sp.add_argument("--user-id")
     sp.add_argument("--send-to-sender", action="store_true",
                     help="allow credentials to the request's sender for a PPK not in the registry")
-    sp = add("reject", cmd_reject, "reject a case awaiting review")
+    sp = add("reject", lambda a: _decide(a, "reject", a.reason), "reject a case awaiting review")
     sp.add_argument("number")
     sp.add_argument("--reason", required=True)
-    sp = add("request-docs", cmd_request_docs, "ask the PPK for more documents")
+    sp = add("request-docs", lambda a: _decide(a, "request_docs", a.note), "ask the PPK for more documents")
     sp.add_argument("number")
     sp.add_argument("--note", required=True)
-    reg = sub.add_parser("registry", help="the PPK registry")
-    reg_sub = reg.add_subparsers(dest="registry_command", required=True, metavar="SUBCOMMAND")
+    reg_sub = group("registry", "the PPK registry")
     sp = add("import", cmd_registry_import, "import a CSV (nama,nip,email,user_id,satker)", reg_sub)
     sp.add_argument("file")
-    sp = add("list", cmd_registry_list, "list the registry", reg_sub)
-    sp.add_argument("--json", action="store_true")
-    q = sub.add_parser("quarantine", help="messages that could not be processed")
-    q_sub = q.add_subparsers(dest="quarantine_command", required=True, metavar="SUBCOMMAND")
-    sp = add("list", cmd_quarantine_list, "list quarantined messages with the reason", q_sub)
-    sp.add_argument("--json", action="store_true")
+    add("list", cmd_registry_list, "list the registry", reg_sub, json_flag=True)
+    q_sub = group("quarantine", "messages that could not be processed")
+    add("list", cmd_quarantine_list, "list quarantined messages with the reason", q_sub, json_flag=True)
     sp = add("requeue", cmd_quarantine_requeue, "put a quarantined message back for processing", q_sub)
     sp.add_argument("id", type=int)
     sp = add("report", cmd_report, "SOP compliance report of one month (office time zone)")
     sp.add_argument("--month", required=True, help="YYYY-MM")
     sp.add_argument("--format", default="html", help="html, csv or html,csv (default: html)")
     sp.add_argument("--out", default=".", help="directory for the report files (default: the current directory)")
-    arch = sub.add_parser("archive", help="case archives (SOP step 9)")
-    arch_sub = arch.add_subparsers(dest="archive_command", required=True, metavar="SUBCOMMAND")
+    arch_sub = group("archive", "case archives (SOP step 9)")
     sp = add("export", cmd_archive_export,
              "write one case's archive: raw emails, documents, audit trail, manifest", arch_sub)
     sp.add_argument("number")
@@ -387,17 +377,14 @@ def main(argv: list[str] | None = None) -> int:
     # Alembic narrates every migration step at INFO; stderr is for what the operator must act on.
     logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
-        return args.fn(args)
-    except RegistryError as exc:  # a bad CSV, not a bad config: say so
-        print(f"mailbot: {exc}", file=sys.stderr)
-        return 2
+        return int(args.fn(args))
     except ConfigError as exc:
         print(f"mailbot: config error: {exc}", file=sys.stderr)
         return 2
     except UsageError as exc:
         print(f"mailbot: {exc}", file=sys.stderr)
         return 2
-    except AlreadyRunning as exc:
+    except LockHeld as exc:
         print(f"mailbot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

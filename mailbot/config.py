@@ -11,15 +11,22 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailbot.config_reader import (
+    ConfigError,
+    TableReader,
+    ca_file_path,
+    email_address,
+    env_name,
+    mask_url,
+    positive,
+    resolve_path,
+    security_mode,
+    simple_table,
+)
+
 DEFAULT_CONFIG_PATH = Path("config/mailbot.toml")
 # The commented example `mailbot init` copies; it ships inside the package (a wheel has no config/).
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "mailbot.example.toml"
-SECURITY_MODES = ("ssl", "starttls", "none")
-EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-
-
-class ConfigError(Exception):
-    """A configuration problem; str() is one line that names the key and the fix."""
 
 
 @dataclass(frozen=True)
@@ -155,107 +162,17 @@ class Settings:
         self.secret_key()
 
 
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _env_name(value: str | None, key: str) -> str | None:
-    """A *_env key must hold the NAME of a variable; never echo it otherwise (it may be the secret)."""
-    if value and not _ENV_NAME_RE.match(value):
-        raise ConfigError(f"{key}: must be the name of an environment variable (letters, digits, _), "
-                          f"e.g. MAILBOT_IMAP_PASSWORD; the secret itself never goes in the file")
-    return value
-
-
-def _mask_url(url: str) -> str:
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", url)
-
-
-def _secret(env_name: str, key: str) -> str:
-    if not env_name:
+def _secret(variable: str, key: str) -> str:
+    if not variable:
         raise ConfigError(f"{key}: not set; name the environment variable that holds the secret")
-    _env_name(env_name, key)
-    value = os.environ.get(env_name)
+    env_name(variable, key)
+    value = os.environ.get(variable)
     if not value:
-        raise ConfigError(f"{key}: environment variable {env_name} is not set; export it before starting mailbot")
+        raise ConfigError(f"{key}: environment variable {variable} is not set; export it before starting mailbot")
     return value
 
 
-class _Reader:
-    """Reads typed keys from one TOML table and reports unknown keys."""
-
-    def __init__(self, table: Any, section: str, base: Path = Path(".")) -> None:
-        if not isinstance(table, dict):
-            raise ConfigError(f"{section}: must be a table ([{section}])")
-        self.base = base
-        self.table = table
-        self.section = section
-        self.seen: set[str] = set()
-
-    def get(self, key: str, kind: type, default: Any) -> Any:
-        self.seen.add(key)
-        if key not in self.table:
-            return default
-        value = self.table[key]
-        name = f"{self.section}.{key}"
-        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ConfigError(f"{name}: expected an integer, got {value!r}")
-        if kind is bool and not isinstance(value, bool):
-            raise ConfigError(f"{name}: expected true or false, got {value!r}")
-        if kind is str and not isinstance(value, str):
-            raise ConfigError(f"{name}: expected a string in quotes, got {value!r}")
-        if kind is tuple:
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
-            return tuple(value)
-        return value
-
-    def required(self, key: str, kind: type) -> Any:
-        if key not in self.table:
-            raise ConfigError(f"{self.section}.{key}: missing; add it to [{self.section}]")
-        return self.get(key, kind, None)
-
-    def finish(self) -> None:
-        for key in self.table:
-            if key not in self.seen:
-                hint = difflib.get_close_matches(key, sorted(self.seen), n=1)
-                more = f" (did you mean {hint[0]}?)" if hint else ""
-                raise ConfigError(f"{self.section}.{key}: unknown key{more}")
-
-
-def _positive(value: int, name: str) -> int:
-    if value <= 0:
-        raise ConfigError(f"{name}: must be a positive number, got {value}")
-    return value
-
-
-def _security(value: str, name: str) -> str:
-    if value not in SECURITY_MODES:
-        raise ConfigError(f"{name}: unknown security mode {value!r}; use one of ssl, starttls, none")
-    return value
-
-
-def _email(value: str, name: str) -> str:
-    if not EMAIL_RE.match(value):
-        raise ConfigError(f"{name}: {value!r} is not an email address")
-    return value.lower()
-
-
-def _ca_file(r: "_Reader", section: str) -> str:
-    value = r.get("ca_file", str, "")
-    if not value:
-        return ""
-    path = _resolve(r.base, value)
-    if not path.is_file():
-        raise ConfigError(f"{section}.ca_file: {path} does not exist; give the PEM file of the server's CA")
-    return str(path)
-
-
-def _resolve(base: Path, value: str) -> Path:
-    p = Path(value).expanduser()
-    return p if p.is_absolute() else (base / p).resolve()
-
-
-def _office(r: _Reader) -> OfficeSettings:
+def _office(r: TableReader) -> OfficeSettings:
     o = OfficeSettings(
         name=r.get("name", str, OfficeSettings.name),
         case_prefix=r.get("case_prefix", str, OfficeSettings.case_prefix),
@@ -276,25 +193,25 @@ def _office(r: _Reader) -> OfficeSettings:
     return o
 
 
-def _imap(r: _Reader) -> ImapSettings:
+def _imap(r: TableReader) -> ImapSettings:
     d = ImapSettings()
     s = ImapSettings(
         host=r.required("host", str),
-        port=_positive(r.get("port", int, d.port), "imap.port"),
-        security=_security(r.get("security", str, d.security), "imap.security"),
+        port=positive(r.get("port", int, d.port), "imap.port"),
+        security=security_mode(r.get("security", str, d.security), "imap.security"),
         username=r.required("username", str),
-        password_env=_env_name(r.required("password_env", str), "imap.password_env"),
+        password_env=env_name(r.required("password_env", str), "imap.password_env"),
         folder=r.get("folder", str, d.folder),
         processed_folder=r.get("processed_folder", str, d.processed_folder),
         quarantine_folder=r.get("quarantine_folder", str, d.quarantine_folder),
         idle=r.get("idle", bool, d.idle),
-        poll_interval_seconds=_positive(r.get("poll_interval_seconds", int, d.poll_interval_seconds),
+        poll_interval_seconds=positive(r.get("poll_interval_seconds", int, d.poll_interval_seconds),
                                         "imap.poll_interval_seconds"),
-        timeout_seconds=_positive(r.get("timeout_seconds", int, d.timeout_seconds), "imap.timeout_seconds"),
-        batch_size=_positive(r.get("batch_size", int, d.batch_size), "imap.batch_size"),
-        reconnect_attempts=_positive(r.get("reconnect_attempts", int, d.reconnect_attempts),
+        timeout_seconds=positive(r.get("timeout_seconds", int, d.timeout_seconds), "imap.timeout_seconds"),
+        batch_size=positive(r.get("batch_size", int, d.batch_size), "imap.batch_size"),
+        reconnect_attempts=positive(r.get("reconnect_attempts", int, d.reconnect_attempts),
                                      "imap.reconnect_attempts"),
-        ca_file=_ca_file(r, "imap"),
+        ca_file=ca_file_path(r, "imap"),
     )
     r.finish()
     if s.processed_folder == s.folder:
@@ -302,19 +219,19 @@ def _imap(r: _Reader) -> ImapSettings:
     return s
 
 
-def _smtp(r: _Reader) -> SmtpSettings:
+def _smtp(r: TableReader) -> SmtpSettings:
     d = SmtpSettings()
     s = SmtpSettings(
         host=r.required("host", str),
-        port=_positive(r.get("port", int, d.port), "smtp.port"),
-        security=_security(r.get("security", str, d.security), "smtp.security"),
+        port=positive(r.get("port", int, d.port), "smtp.port"),
+        security=security_mode(r.get("security", str, d.security), "smtp.security"),
         username=r.get("username", str, None) or None,
-        password_env=_env_name(r.get("password_env", str, None), "smtp.password_env") or None,
-        from_address=_email(r.required("from_address", str), "smtp.from_address"),
+        password_env=env_name(r.get("password_env", str, None), "smtp.password_env") or None,
+        from_address=email_address(r.required("from_address", str), "smtp.from_address"),
         from_name=r.get("from_name", str, d.from_name),
-        timeout_seconds=_positive(r.get("timeout_seconds", int, d.timeout_seconds), "smtp.timeout_seconds"),
-        ca_file=_ca_file(r, "smtp"),
-        connections=_positive(r.get("connections", int, d.connections), "smtp.connections"),
+        timeout_seconds=positive(r.get("timeout_seconds", int, d.timeout_seconds), "smtp.timeout_seconds"),
+        ca_file=ca_file_path(r, "smtp"),
+        connections=positive(r.get("connections", int, d.connections), "smtp.connections"),
     )
     r.finish()
     if s.connections > 10:
@@ -324,10 +241,10 @@ def _smtp(r: _Reader) -> SmtpSettings:
     return s
 
 
-def _admins(r: _Reader) -> AdminSettings:
+def _admins(r: TableReader) -> AdminSettings:
     emails = r.required("emails", tuple)
     s = AdminSettings(
-        emails=tuple(_email(e, "admins.emails") for e in emails),
+        emails=tuple(email_address(e, "admins.emails") for e in emails),
         require_authenticated_admin_mail=r.get("require_authenticated_admin_mail", bool, False),
         trusted_authserv_ids=r.get("trusted_authserv_ids", tuple, ()),
     )
@@ -342,7 +259,7 @@ def _documents(items: Any) -> tuple[DocumentSetting, ...]:
         raise ConfigError("documents: must be an array of tables ([[documents]])")
     out = []
     for i, item in enumerate(items):
-        r = _Reader(item, f"documents[{i}]")
+        r = TableReader(item, f"documents[{i}]")
         doc = DocumentSetting(
             name=r.required("name", str),
             label=r.required("label", str),
@@ -360,19 +277,6 @@ def _documents(items: Any) -> tuple[DocumentSetting, ...]:
                                       f"{str(exc).splitlines()[0]}") from None
         out.append(doc)
     return tuple(out)
-
-
-def _simple(cls: type, r: _Reader) -> Any:
-    """Build a flat dataclass of int/str/bool fields from a table, with type checks."""
-    defaults = cls()
-    values = {}
-    for name, f in cls.__dataclass_fields__.items():
-        default = getattr(defaults, name)
-        values[name] = r.get(name, type(default), default)
-        if isinstance(default, int) and not isinstance(default, bool) and values[name] < 0:
-            raise ConfigError(f"{r.section}.{name}: must not be negative")
-    r.finish()
-    return cls(**values)
 
 
 def load_settings(path: Path | str | None = None) -> Settings:
@@ -398,35 +302,35 @@ def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
     for section in ("imap", "smtp", "admins"):
         if section not in raw:
             raise ConfigError(f"{section}: missing section; add [{section}] (`mailbot init` writes a commented example)")
-    storage = _Reader(raw.get("storage", {}), "storage")
-    data_dir = _resolve(base, storage.get("data_dir", str, "data"))
+    storage = TableReader(raw.get("storage", {}), "storage")
+    data_dir = resolve_path(base, storage.get("data_dir", str, "data"))
     templates = storage.get("templates_dir", str, "")
     storage.finish()
-    database = _Reader(raw.get("database", {}), "database")
+    database = TableReader(raw.get("database", {}), "database")
     url = database.get("url", str, "")
     database.finish()
     if url and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
-        raise ConfigError(f"database.url: {_mask_url(url)!r} must start with sqlite:/// or postgresql://")
+        raise ConfigError(f"database.url: {mask_url(url)!r} must start with sqlite:/// or postgresql://")
     if not url:
         url = f"sqlite:///{data_dir / 'mailbot.db'}"
     return Settings(
         path=path,
-        office=_office(_Reader(raw.get("office", {}), "office")),
-        imap=_imap(_Reader(raw["imap"], "imap", base)),
-        smtp=_smtp(_Reader(raw["smtp"], "smtp", base)),
+        office=_office(TableReader(raw.get("office", {}), "office")),
+        imap=_imap(TableReader(raw["imap"], "imap", base)),
+        smtp=_smtp(TableReader(raw["smtp"], "smtp", base)),
         database_url=url,
         data_dir=data_dir,
-        templates_dir=_resolve(base, templates) if templates else None,
-        admins=_admins(_Reader(raw["admins"], "admins")),
+        templates_dir=resolve_path(base, templates) if templates else None,
+        admins=_admins(TableReader(raw["admins"], "admins")),
         documents=_documents(raw.get("documents", [])),
-        reminders=_simple(ReminderSettings, _Reader(raw.get("reminders", {}), "reminders")),
-        sla=_simple(SlaSettings, _Reader(raw.get("sla", {}), "sla")),
-        limits=_simple(LimitSettings, _Reader(raw.get("limits", {}), "limits")),
-        security=_security_settings(_Reader(raw.get("security", {}), "security")),
+        reminders=simple_table(ReminderSettings, TableReader(raw.get("reminders", {}), "reminders")),
+        sla=simple_table(SlaSettings, TableReader(raw.get("sla", {}), "sla")),
+        limits=simple_table(LimitSettings, TableReader(raw.get("limits", {}), "limits")),
+        security=_security_settings(TableReader(raw.get("security", {}), "security")),
     )
 
 
-def _security_settings(r: _Reader) -> SecuritySettings:
-    s = _simple(SecuritySettings, r)
-    _env_name(s.secret_env, "security.secret_env")
+def _security_settings(r: TableReader) -> SecuritySettings:
+    s = simple_table(SecuritySettings, r)
+    env_name(s.secret_env, "security.secret_env")
     return s

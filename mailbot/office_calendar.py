@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
+import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,14 +43,65 @@ def indonesian_holidays(year: int) -> Mapping[date, str]:
     return MappingProxyType({d: str(name) for d, name in table.items() if d.year == year})
 
 
+def _holidays_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("holidays")
+    except PackageNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class HolidayFiles:
+    """indonesian_holidays() kept in `folder` as one small JSON file per year, so that a short command
+    (an empty `mailbot poll` asking whether today is a working day) reads a file instead of importing
+    the holidays package's 250 countries and building the table (~0.1 s). A file is used only when it
+    was written by the same holidays version with the same categories and language; anything else,
+    or a folder that cannot be written, just means the table is built as without the files."""
+
+    folder: Path
+
+    def __call__(self, year: int) -> Mapping[date, str]:
+        return _from_files(self.folder, year)
+
+
+@functools.lru_cache(maxsize=None)
+def _from_files(folder: Path, year: int) -> Mapping[date, str]:
+    version = _holidays_version()
+    if version is None:
+        return indonesian_holidays(year)
+    key = f"holidays {version}; categories {','.join(_WANTED_CATEGORIES)}; language {_WANTED_LANGUAGE}"
+    path = folder / f"holidays-ID-{year}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data["key"] == key and data["year"] == year:
+            return MappingProxyType({date.fromisoformat(d): str(n) for d, n in data["days"].items()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # missing, stale or damaged: build it
+    table = indonesian_holidays(year)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"key": key, "year": year, "days": {d.isoformat(): n for d, n in table.items()}},
+                                  ensure_ascii=False, indent=0), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # e.g. a read-only data dir: the next command builds the table again
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return table
+
+
 def make_calendar(
     tz_name: str,
     day_start: str = "08:00",
     day_end: str = "16:00",
     extra_holidays: Iterable[str | date] = (),
     extra_workdays: Iterable[str | date] = (),
+    holiday_files: Path | None = None,
 ) -> WorkingCalendar:
-    """Build a WorkingCalendar from configuration values; raises ValueError naming the bad value."""
+    """Build a WorkingCalendar from configuration values; raises ValueError naming the bad value.
+    `holiday_files`: a folder where the year tables are kept between commands (see HolidayFiles)."""
     try:
         tz = ZoneInfo(str(tz_name).strip())
     except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -56,5 +112,5 @@ def make_calendar(
         day_end=parse_time(day_end, "day_end"),
         extra_holidays=parse_dates(extra_holidays, "extra_holidays"),
         extra_workdays=parse_dates(extra_workdays, "extra_workdays"),
-        holidays=indonesian_holidays,
+        holidays=HolidayFiles(holiday_files) if holiday_files is not None else indonesian_holidays,
     )

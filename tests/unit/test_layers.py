@@ -16,15 +16,17 @@ PACKAGE = Path(__file__).resolve().parents[2] / "mailbot"
 # Lower numbers are lower layers; a module may import only from strictly lower layers or its own package.
 LAYERS: dict[str, int] = {
     "domain": 0,
-    "config": 1, "office_calendar": 1,
-    "store": 2,
-    "outgoing": 3,
-    "app": 4,
-    "cases": 5,
-    "intake": 6, "admin": 6,
-    "runner": 7,
-    "scheduler": 8, "demo": 8,
-    "cli": 9, "__main__": 9,
+    "config_reader": 1,
+    "config": 2, "office_calendar": 2,
+    "store": 3,
+    "outgoing": 4,
+    "app": 5,
+    "cases": 6,
+    "intake": 7, "admin": 7,
+    "runner": 8,
+    "scheduler": 9, "demo": 9, "cli_check": 9,
+    "cli": 10,
+    "__main__": 11,
 }
 FUNCTION_IMPORTS_ALLOWED = {"mailbot.cli"}
 THIRD_PARTY_ALLOWED_IN_DOMAIN: frozenset[str] = frozenset()

@@ -1,0 +1,53 @@
+"""`mailbot check`: the config, the templates, the database, then a real IMAP and SMTP connection, each reported on one line."""
+
+from __future__ import annotations
+
+from mailbot.app import build_app
+from mailbot.config import Settings
+from mailbot.intake.fetch import open_mailbox
+from mailbot.store.db import display_url
+
+
+def check(settings: Settings) -> int:
+    """Print what works and what does not; 0 when everything does, 1 otherwise (secrets unset: ConfigError)."""
+    settings.require_secrets()
+    print(f"config {settings.path}: ok")
+    app = build_app(settings)
+    renderer = app.renderer
+    if renderer.templates_dir is not None and not renderer.templates_dir.is_dir():
+        print(f"templates: storage.templates_dir {renderer.templates_dir} is not a folder; create it or remove the key")
+        return 1
+    missing = renderer.missing()
+    if missing:
+        print(f"templates: missing {', '.join(missing)}")
+        return 1
+    own = renderer.overridden()
+    if own:
+        print(f"templates: ok ({len(own)} of the office's own in {renderer.templates_dir}, the rest built in)")
+    print(f"database {display_url(settings.database_url)}: ok")
+    ok = True
+    try:
+        with open_mailbox(app) as mb:
+            st = mb.select(settings.imap.folder)
+            print(f"IMAP {settings.imap.host}:{settings.imap.port}: ok ({st.messages} message(s) in "
+                  f"{settings.imap.folder}; MOVE={'yes' if mb.has('MOVE') else 'no'}, "
+                  f"IDLE={'yes' if mb.has('IDLE') else 'no'})")
+    except Exception as exc:  # noqa: BLE001 - report and continue with SMTP
+        print(f"IMAP {settings.imap.host}:{settings.imap.port}: FAILED: {exc}{_tls_hint(exc, 'imap')}")
+        ok = False
+    sender = app.smtp_sender()
+    try:
+        sender.conn = sender._open()
+        print(f"SMTP {settings.smtp.host}:{settings.smtp.port}: ok")
+    except Exception as exc:  # noqa: BLE001
+        print(f"SMTP {settings.smtp.host}:{settings.smtp.port}: FAILED: {exc}{_tls_hint(exc, 'smtp')}")
+        ok = False
+    finally:
+        sender.close()
+    return 0 if ok else 1
+
+
+def _tls_hint(exc: Exception, section: str) -> str:
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc):
+        return f" (if the server uses an internal CA, set [{section}] ca_file to its PEM file)"
+    return ""
