@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT, machine_line, table  # noqa: E402
 
 QUICK = {"backlog": ["--n", "60"], "latency": ["--n", "5"], "scale": ["--n", "2000", "--real", "50", "--cycles", "10"],
-         "memory": ["--n", "600", "--size-mb", "25"]}
+         "memory": ["--n", "600", "--size-mb", "25"], "startup": ["--n", "2"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict] = {}
     failed: list[str] = []
     t_all = time.monotonic()
-    for name in ("backlog", "latency", "scale", "memory"):
+    for name in ("backlog", "latency", "scale", "memory", "startup"):
         path = out / f"{name}.json"
         cmd = [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--json", str(path),
                *(QUICK[name] if args.quick else [])]
@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         if "growth_mib" in r:
             rows.append(["memory, many", f"{r['growth_mib']:+.1f} MiB after warm-up over {r['many_n']} messages",
                          "no growth", r["many_target_met"]])
+    if "startup" in results:
+        r = results["startup"]
+        rows.append(["startup", f"cases {r['cases_s']:.2f} s ({r['cases_ratio']:.0f}x python -c pass), "
+                                f"empty poll {r['poll_s']:.2f} s ({r['poll_ratio']:.0f}x)", "<= 0.5 s / <= 0.8 s",
+                     r["target_met"]])
     rows = [[a, b, c, "met" if d else "MISSED"] for a, b, c, d in rows]
     print(table(f"summary ({time.monotonic() - t_all:.0f} s; JSON in {out})", rows,
                 ["benchmark", "result", "target", "verdict"]))

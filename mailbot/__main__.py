@@ -1,8 +1,6 @@
 """`python -m mailbot`: the same command line as the `mailbot` script."""
 
-import sys
-
-from mailbot.cli import main
+from mailbot.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

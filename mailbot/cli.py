@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import json
 import logging
@@ -48,7 +49,9 @@ def _app(args: argparse.Namespace, *, secrets_needed: bool = False) -> App:
     if secrets_needed:
         settings.require_secrets()
     secret = settings.secret_key() if secrets_needed or os.environ.get(settings.security.secret_env) else b"-"
-    return build_app(settings, secret=secret)
+    app = build_app(settings, secret=secret)
+    args.opened.append(app)  # main() closes its database when the command is done
+    return app
 
 
 @contextmanager
@@ -63,8 +66,17 @@ def _locked(app: App) -> Iterator[None]:
         raise LockHeld(str(exc)) from None
 
 
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+def _listing(args: argparse.Namespace, rows: list[dict[str, Any]], line: Callable[[dict[str, Any]], str],
+             empty: str = "") -> int:
+    """A listing command's output: one JSON document with --json, else a line per row (or `empty`)."""
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return 0
+    for r in rows:
+        print(line(r))
+    if not rows and empty:
+        print(empty)
+    return 0
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -113,15 +125,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_cases(args: argparse.Namespace) -> int:
     from mailbot.admin.views import list_cases
 
-    rows = list_cases(_app(args), args.status)
-    if args.json:
-        _print_json(rows)
-        return 0
-    if not rows:
-        print("no cases")
-    for r in rows:
-        print(f"{r['number']:<22} {r['status']:<20} {r['request_type']:<15} {r['sender']:<35} {r['created_at']}")
-    return 0
+    return _listing(args, list_cases(_app(args), args.status), lambda r: f"{r['number']:<22} {r['status']:<20} "
+                    f"{r['request_type']:<15} {r['sender']:<35} {r['created_at']}", "no cases")
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
@@ -132,7 +137,7 @@ def cmd_case_show(args: argparse.Namespace) -> int:
         print(f"case {args.number} not found", file=sys.stderr)
         return 1
     if args.json:
-        _print_json(detail)
+        print(json.dumps(detail, ensure_ascii=False, indent=2, default=str))
     else:
         print(format_case(detail))
     return 0
@@ -143,11 +148,11 @@ def cmd_case_new(args: argparse.Namespace) -> int:
 
     if not args.hardcopy:
         raise UsageError("case new: only --hardcopy (walk-in) requests can be registered from the CLI")
-    app = _app(args, secrets_needed=False)
     files = [Path(f) for f in args.files]
     for f in files:
         if not f.is_file():
             raise UsageError(f"case new: {f} is not a file")
+    app = _app(args)
     number = register_hardcopy(app, name=args.name, nip=args.nip, email=args.email,
                                request_type=args.request_type, files=files, user=getpass.getuser(),
                                now=_now(None))
@@ -209,27 +214,16 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
 def cmd_registry_list(args: argparse.Namespace) -> int:
     from mailbot.admin.registry import list_registry
 
-    rows = list_registry(_app(args))
-    if args.json:
-        _print_json(rows)
-    else:
-        for r in rows:
-            print(f"{r['nip']}  {r['nama']:<30} {r['email']:<35} {r['user_id']:<15} {r['satker']}")
-    return 0
+    return _listing(args, list_registry(_app(args)),
+                    lambda r: f"{r['nip']}  {r['nama']:<30} {r['email']:<35} {r['user_id']:<15} {r['satker']}")
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
     from mailbot.admin.views import quarantine_list
 
-    rows = quarantine_list(_app(args))
-    if args.json:
-        _print_json(rows)
-    else:
-        if not rows:
-            print("quarantine is empty")
-        for r in rows:
-            print(f"{r['id']:>6}  {r['received_at']}  {r['from_addr']:<30} {r['reason']}")
-    return 0
+    return _listing(args, quarantine_list(_app(args)),
+                    lambda r: f"{r['id']:>6}  {r['received_at']}  {r['from_addr']:<30} {r['reason']}",
+                    "quarantine is empty")
 
 
 def cmd_quarantine_requeue(args: argparse.Namespace) -> int:
@@ -280,9 +274,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 class _VersionAction(argparse.Action):
     """--version, looked up only when asked for (importlib.metadata scans the installed packages)."""
 
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
-
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
         print(f"mailbot {version()}")
@@ -294,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mailbot", description="Email intake bot for LPSE PPK requests.")
     p.add_argument("--config", help="config file (default: $MAILBOT_CONFIG, then config/mailbot.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    p.add_argument("--version", action=_VersionAction)
+    p.add_argument("--version", action=_VersionAction, nargs=0, help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str, parent: Any = sub, *,
@@ -323,9 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("number")
     sp = add("new", cmd_case_new, "register a walk-in (hardcopy) request with scanned files", case_sub)
     sp.add_argument("--hardcopy", action="store_true", required=True)
-    sp.add_argument("--name", required=True)
-    sp.add_argument("--nip", required=True)
-    sp.add_argument("--email", required=True)
+    for option in ("--name", "--nip", "--email"):
+        sp.add_argument(option, required=True)
     sp.add_argument("--request-type", default="reset_password",
                     choices=["reset_password", "user_id_info", "both"])
     sp.add_argument("files", nargs="+")
@@ -376,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     # Alembic narrates every migration step at INFO; stderr is for what the operator must act on.
     logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    args.opened = []
     try:
         return int(args.fn(args))
     except ConfigError as exc:
@@ -389,7 +380,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        for app in args.opened:
+            app.engine.dispose()
+
+
+def run() -> None:
+    """The `mailbot` script and `python -m mailbot`: main(), then exit. All is written and closed by then, so
+    gc.freeze() spares the exit its sweep over SQLAlchemy's ~100 000 objects (~0.1 s of a 0.5 s command);
+    atexit handlers and weakref finalizers (temp dirs, log handlers) still run."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
