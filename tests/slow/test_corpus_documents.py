@@ -13,10 +13,14 @@ from pathlib import Path
 import pytest
 
 from mailbot.cases.documents import ACCEPTED_TYPES, FileAnalysis, analyse_file
-from mailbot.demo.samplepdf import make_image_only_pdf, sample_request_letter, sample_sk
 from mailbot.domain.kinds import DEFAULT_KINDS
 from mailbot.intake.parse import ParseError, parse_message
-from tests.conftest import CORPUS
+from tests.support.documents import (
+    make_image_only_pdf,
+    sample_request_letter,
+    sample_sk,
+)
+from tests.support.paths import CORPUS
 
 NIP = "197103112006041003"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")

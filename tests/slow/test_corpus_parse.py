@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 import pytest
@@ -11,23 +9,13 @@ import pytest
 from mailbot.domain.mail import ParsedMail
 from mailbot.intake.classify import automatic_reason, bounced_message_ids, is_bounce
 from mailbot.intake.parse import ParseError, parse_message
+from tests.support.paths import CORPUS, corpus_files
 
-CORPUS = Path(os.environ.get("MAILBOT_CORPUS_DIR")
-              or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 SISIMAI = CORPUS / "sisimai-set-of-emails" / "maildir"
 OWN = ["lpse@lpse.example.go.id"]
 OWN_DOMAIN = "mailbot.lpse.example.go.id"
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
-
-
-def corpus_files() -> list[Path]:
-    """All message files, without the READMEs, licences and dotfiles the corpus ships with."""
-    if not CORPUS.is_dir():
-        return []
-    return sorted(path for path in CORPUS.rglob("*") if path.is_file()
-                  and not path.name.startswith(".")
-                  and not re.match(r"(README|LICEN[CS]E|COPYING|NOTICE)", path.name, re.IGNORECASE))
 
 
 def parse_or_none(path: Path) -> ParsedMail | None:
