@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mailbot.cases.quotes import cut_inline_attribution, looks_like_quote_header
 from mailbot.cases.replies import new_text
 from mailbot.domain.redaction import redact_secrets
 
@@ -138,13 +139,27 @@ def _collect_options(lines: list[str]) -> tuple[dict[str, list[str]], str | None
     return found, None
 
 
-def _argument_lines(lines: list[str], start: int) -> list[str]:
-    """The continuation of a reason/note: until a blank line or an option line."""
+def _own_block(lines: list[str], start: int) -> list[str]:
+    """The admin's own lines after the keyword line: up to the first line that looks like a quote header
+    or a separator, recognised or not (options and reasons are never read from a quote)."""
+    for index in range(start, len(lines)):
+        if cut_inline_attribution(lines[index])[1]:
+            return lines[start : index + 1]  # "… On … wrote:": the line's own part is the admin's
+        if looks_like_quote_header(lines, index):
+            return lines[start:index]
+    return lines[start:]
+
+
+def _argument_lines(lines: list[str]) -> list[str]:
+    """The continuation of a reason/note: until a blank line, an option line or a glued attribution."""
     taken: list[str] = []
-    for line in lines[start:]:
+    for line in lines:
         if not line.strip() or _OPTION_RE.match(line):
             break
-        taken.append(line.strip())
+        line, glued = cut_inline_attribution(line.strip())
+        taken.append(line)
+        if glued:
+            break
     return taken
 
 
@@ -173,8 +188,9 @@ def _decide(lines: list[str], first_index: int) -> tuple[str, str] | AdminComman
             return _error(ERROR_APPROVE_WITH_TEXT)
         return _not_a_keyword(first)
     action = _ARGUMENT_ACTIONS[match["keyword"].lower()]
-    rest = re.sub(r"^[\s:.,;\-\u2013\u2014]+", "", match["rest"]).strip()
-    parts = ([rest] if rest else []) + _argument_lines(lines, first_index + 1)
+    rest, glued = cut_inline_attribution(re.sub(r"^[\s:.,;\-\u2013\u2014]+", "", match["rest"]).strip())
+    following = [] if glued else _argument_lines(_own_block(lines, first_index + 1))
+    parts = ([rest] if rest else []) + following
     argument = "\n".join(parts).strip()
     if not re.search(r"\w", argument):
         return _error(ERROR_REJECT_NO_REASON if action == ACTION_REJECT else ERROR_DOCS_NO_NOTE)
@@ -190,7 +206,7 @@ def parse_command(text: str, html: str | None = None) -> AdminCommand:
     decided = _decide(lines, first_index)
     if isinstance(decided, AdminCommand):
         return decided
-    options, error = _collect_options(lines[first_index + 1 :])
+    options, error = _collect_options(_own_block(lines, first_index + 1))
     if error:
         return _error(error)
     notes = [value for value in options.get("note", []) if value]
@@ -198,8 +214,8 @@ def parse_command(text: str, html: str | None = None) -> AdminCommand:
     return AdminCommand(
         action=decided[0],
         argument=decided[1],
-        password=(options.get("password") or [None])[0],
-        user_id=(options.get("user_id") or [None])[0],
+        password=next(iter(options.get("password", [])), None),
+        user_id=next(iter(options.get("user_id", [])), None),
         note="\n".join(notes) or None,
         send_to_sender=bool(send) and all(_YES_RE.match(value) for value in send),
         error=None,

@@ -5,6 +5,14 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from mailbot.cases.quotes import (
+    attribution_span,
+    cut_inline_attribution,
+    is_separator,
+    quote_header_span,
+)
+from mailbot.domain.mail import DerivedText
+
 _BLOCK_TAGS = frozenset(
     "address article aside blockquote br caption dd div dl dt figcaption figure footer "
     "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td tfoot "
@@ -128,44 +136,20 @@ def _cut_at_hr_before_header(text: str) -> str:
     kept = pieces[0]
     for piece in pieces[1:]:
         following = [line for line in piece.split("\n") if line.strip()][:6]
-        if following and _starts_header_block(following, 0):
+        if following and quote_header_span(following, 0):
             return kept
         kept += piece
     return kept
 
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"), None)
 
 
-_SEPARATOR_RE = re.compile(
-    r"^\s*(?:-{2,}\s*(?:original message|pesan asli|forwarded message|pesan terusan|"
-    r"pesan yang diteruskan|message d'origine|ursprüngliche nachricht|mensaje original)\s*-{2,}"
-    r"|_{10,}|begin forwarded message:|awal pesan yang diteruskan:)\s*$",
-    re.IGNORECASE,
-)
-
-
+# A signature or a mobile client's footer: nothing after it is the admin's decision.
 _SIGNATURE_RE = re.compile(
-    r"^(?:--\s*$|(?:sent from|dikirim dari|get outlook for|envoyé de|sent via)\b)",
-    re.IGNORECASE,
-)
-
-
-_FROM_HEADER_RE = re.compile(r"^\s*\*?(?:from|dari|de|von|van)\s*\*?\s*:\s*\*?\s*\S", re.IGNORECASE)
-
-
-_OTHER_HEADER_RE = re.compile(
-    r"^\s*\*?(?:sent|date|to|cc|subject|dikirim|terkirim|tanggal|kepada|tembusan|subjek|"
-    r"perihal|envoyé|à|objet|gesendet|an|betreff|enviado|para|asunto)\s*\*?\s*:",
-    re.IGNORECASE,
-)
-
-
-_ATTRIBUTION_START_RE = re.compile(r"^\s*(?:on|pada|le|am|el|em|op|il)\s", re.IGNORECASE)
-
-
-_ATTRIBUTION_END_RE = re.compile(
-    r"(?:wrote|menulis|a écrit|schrieb|escribió|escreveu|schreef|ha scritto)\s*:\s*$",
+    r"^(?:--\s*$|(?:sent from|sent via|sent with|sent using|dikirim dari|dikirim melalui|get outlook for|"
+    r"envoyé de|envoyé depuis|envoyé à partir de|gesendet von|von meinem .* gesendet|enviado desde|"
+    r"enviado do|inviato da|verzonden (?:vanaf|met)|sendt fra|skickat från|wysłane z|отправлено с)\b)",
     re.IGNORECASE,
 )
 
@@ -176,27 +160,6 @@ def _clean(line: str) -> str:
 
 def _is_quoted(line: str) -> bool:
     return line.lstrip().startswith(">")
-
-
-def _starts_header_block(lines: list[str], index: int) -> bool:
-    """True when lines[index] is a "From:/Dari:" line followed by mail-header lines."""
-    if not _FROM_HEADER_RE.match(lines[index]):
-        return False
-    following = [line for line in lines[index + 1 : index + 8] if line.strip()][:4]
-    return any(_OTHER_HEADER_RE.match(line) for line in following)
-
-
-def _attribution_length(lines: list[str], index: int) -> int:
-    """0, or how many lines (1 or 2) an "On … wrote:" attribution at lines[index] spans."""
-    line = lines[index]
-    if not _ATTRIBUTION_START_RE.match(line):
-        return 0
-    if _ATTRIBUTION_END_RE.search(line):
-        return 1
-    # Clients wrap long attributions ("On Mon, … X <x@y>\nwrote:").
-    if index + 1 < len(lines) and _ATTRIBUTION_END_RE.search(line + " " + lines[index + 1]):
-        return 2
-    return 0
 
 
 def _next_content_is_quoted(lines: list[str], index: int) -> bool:
@@ -215,11 +178,17 @@ def _strip_quotes(text: str) -> str:
         if _is_quoted(line):
             index += 1
             continue
-        if _SEPARATOR_RE.match(line) or _SIGNATURE_RE.match(line.strip()):
+        if _SIGNATURE_RE.match(line.strip()) or is_separator(line):
             break
-        if _starts_header_block(lines, index):
-            break
-        span = _attribution_length(lines, index)
+        if cut_inline_attribution(line)[1]:
+            # "reply On … wrote:" on one line: the line stays whole (a keyword is then not alone on its
+            # line; a reason is cut where the attribution starts), and the quote after it goes.
+            kept.append(line)
+            if not _next_content_is_quoted(lines, index + 1):
+                break
+            index += 1
+            continue
+        span = attribution_span(lines, index)
         if span:
             # Bottom-posting: the admin may write below a "> " quote; anything else
             # after an attribution is an unmarked quote (HTML clients) and is dropped.
@@ -227,6 +196,8 @@ def _strip_quotes(text: str) -> str:
                 break
             index += span
             continue
+        if quote_header_span(lines, index):
+            break
         kept.append(line)
         index += 1
     return "\n".join(kept).strip("\n")
@@ -235,7 +206,9 @@ def _strip_quotes(text: str) -> str:
 def new_text(text: str, html: str | None = None) -> str:
     """Return only what the admin wrote: quotes and signatures removed.
 
-    The plain-text part is preferred; the HTML part is used only when there is no text.
-    """
-    source = text if text and text.strip() else html_to_text(html or "")
-    return _strip_quotes(source)
+    The text/plain part is read when the mail has one; the HTML part when it has none (`text` empty, or
+    a `DerivedText` that intake rendered from that HTML), so the HTML quote marks (blockquote,
+    gmail_quote, divRplyFwdMsg, ...) are seen."""
+    if html and (not text.strip() or isinstance(text, DerivedText)):
+        return _strip_quotes(html_to_text(html))
+    return _strip_quotes(text)

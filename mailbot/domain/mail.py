@@ -17,6 +17,12 @@ class Attachment:
     inline: bool
 
 
+class DerivedText(str):
+    """The text of a mail that has no text/plain part, rendered from its HTML part (a str that says so)."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class ParsedMail:
     """Everything the intake needs from one message, decoded into plain Python values."""
@@ -38,6 +44,11 @@ class ParsedMail:
     headers: dict[str, list[str]]
     content_type: str
     defects: list[str]
+
+    @property
+    def text_is_derived(self) -> bool:
+        """True when `text` was rendered from the HTML part because the mail has no text/plain part."""
+        return isinstance(self.text, DerivedText)
 
     def header(self, name: str) -> str | None:
         """First decoded value of header `name` (case-insensitive), or None."""

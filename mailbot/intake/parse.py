@@ -21,7 +21,7 @@ import mailparser
 from mailparser.exceptions import MailParserRecursionError
 
 from mailbot.domain.errors import MailbotError
-from mailbot.domain.mail import Attachment, ParsedMail
+from mailbot.domain.mail import Attachment, DerivedText, ParsedMail
 from mailbot.domain.text import (
     collapse,
     decode_bytes,
@@ -604,7 +604,7 @@ def _assemble(message: Message, parser: object | None, headers: dict[str, list[s
     html = "\n".join(walk.html) if walk.html else None
     text = "\n".join(walk.plain)
     if not text.strip() and html:  # HTML-only mail, or an empty text/plain alternative
-        text = html_to_text(html)
+        text = DerivedText(html_to_text(html))  # marked: an admin reply is then read from its HTML
     return ParsedMail(
         message_id=normalize_message_id(_raw_first(message, "message-id")),
         from_addr=sender[0][1] if sender else "",
