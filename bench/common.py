@@ -63,7 +63,7 @@ def machine_line() -> str:
         rev = rev + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         rev = "?"
-    from tests.servers import find_dovecot
+    from tests.support.servers import find_dovecot
 
     dov = "?"
     if find_dovecot():
@@ -188,7 +188,7 @@ emails = ["{ADMIN}"]
 @contextmanager
 def world(**cfg: Any) -> Iterator[World]:
     """Start a private Dovecot and SMTP server; yield a World; remove everything afterwards."""
-    from tests.servers import DovecotServer, find_dovecot
+    from tests.support.servers import DovecotServer, find_dovecot
 
     if find_dovecot() is None:
         sys.exit("bench: dovecot is not installed (apt-get install dovecot-imapd)")

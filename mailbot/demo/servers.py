@@ -131,7 +131,7 @@ def stop_process(proc: subprocess.Popen[bytes], grace: float = 3.0, group: bool 
 class EmbeddedImap:
     """A pymap IMAP server (maildir backend) in a subprocess on 127.0.0.1.
 
-    Mail lives under `workdir`, so `restart()` keeps it. Users are plain files
+    Mail lives under `workdir`, so a stop and a start keep it. Users are plain files
     that pymap re-reads at every login, so `add_user()` works while running.
     """
 
@@ -243,11 +243,6 @@ class EmbeddedImap:
             stop_process(self._proc)
             self._proc = None
 
-    def restart(self) -> ImapEndpoint:
-        """Stop and start again on the same port, keeping all mail."""
-        self.stop()
-        return self.start()
-
     def close(self) -> None:
         """Stop the server and delete the work directory if this object created it."""
         self.stop()
@@ -289,16 +284,13 @@ class ReceivedMail:
 
 @dataclass
 class _CaptureHandler:
-    """aiosmtpd handler: records messages, or answers a queued failure code instead."""
+    """aiosmtpd handler: records every message it accepts."""
 
     lock: threading.Condition
     messages: list[ReceivedMail] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         with self.lock:
-            if self.failures:
-                return self.failures.pop(0)
             content = envelope.original_content or envelope.content or b""
             data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
             peer = tuple(session.peer[:2]) if isinstance(session.peer, tuple) else None
@@ -316,7 +308,6 @@ class EmbeddedSmtp:
         self._handler = _CaptureHandler(self._lock)
         self._auth = auth
         self._controller: Controller | None = None
-        self._down = False
         self.port: int | None = None
 
     @property
@@ -340,9 +331,8 @@ class EmbeddedSmtp:
     def start(self) -> tuple[str, int]:
         if self._controller is None:
             self.port = self.port or free_port()
-            if not self._down:
-                self._controller = self._new_controller(self.port)
-                self._controller.start()
+            self._controller = self._new_controller(self.port)
+            self._controller.start()
         assert self.port is not None
         return LOOPBACK, self.port
 
@@ -350,21 +340,6 @@ class EmbeddedSmtp:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
-
-    def set_down(self, down: bool) -> None:
-        """While down the listener is closed, so clients get 'connection refused'; the port is kept."""
-        self._down = down
-        if down:
-            self.stop()
-        elif self.port is not None:
-            self.start()
-
-    def fail_next(self, n: int, code: str = "451 4.3.0 Try again later") -> None:
-        """Answer the next `n` DATA commands with `code` (a 4xx or 5xx reply) instead of 250."""
-        if code[:1] not in ("4", "5") or not code[:3].isdigit():
-            raise ValueError(f"fail_next needs a 4xx or 5xx reply, got {code!r}")
-        with self._lock:
-            self._handler.failures.extend([code] * n)
 
     @property
     def messages(self) -> list[ReceivedMail]:
@@ -382,7 +357,6 @@ class EmbeddedSmtp:
     def clear(self) -> None:
         with self._lock:
             self._handler.messages.clear()
-            self._handler.failures.clear()
 
     def __enter__(self) -> EmbeddedSmtp:
         self.start()

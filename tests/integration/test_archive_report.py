@@ -29,12 +29,13 @@ from mailbot.cases.decisions import CliCommand, decide_from_cli
 from mailbot.cases.delivery import flush_outbox
 from mailbot.cases.timers import run_timers
 from mailbot.config import load_settings
-from mailbot.demo import samplepdf
-from mailbot.demo.servers import EmbeddedSmtp
-from mailbot.demo.world import ADMIN, reply_email, request_email, write_config
 from mailbot.domain.results import PollResult
 from mailbot.store.models import Case, Document, Event, Outbox
-from tests.conftest import PPK_A, PPK_B, Bot
+from tests.support.bot import Bot
+from tests.support.config import write_config
+from tests.support.documents import sample_request_letter, sample_sk
+from tests.support.mails import ADMIN, PPK_A, PPK_B, reply_email, request_email
+from tests.support.servers import FaultySmtp
 
 NAME, NIP, EMAIL, USER_ID = PPK_A[0], PPK_A[1], PPK_A[2], PPK_A[3]
 WIB = ZoneInfo("Asia/Jakarta")
@@ -46,7 +47,7 @@ def wib(*args: int) -> datetime:
 
 # -- helpers -----------------------------------------------------------------------------------
 @pytest.fixture
-def app(tmp_path: Path, smtp_server: EmbeddedSmtp, monkeypatch: pytest.MonkeyPatch) -> App:
+def app(tmp_path: Path, smtp_server: FaultySmtp, monkeypatch: pytest.MonkeyPatch) -> App:
     """SQLite app (no IMAP needed) whose outbox flushes to the real loopback SMTP server."""
     monkeypatch.setenv("MAILBOT_IMAP_PASSWORD", "unused")
     monkeypatch.setenv("MAILBOT_SECRET", secrets.token_hex(16))
@@ -64,11 +65,11 @@ def pdfs(tmp_path: Path, name: str = NAME, nip: str = NIP, *, complete: bool = T
     d = tmp_path / f"in-{secrets.token_hex(4)}"
     d.mkdir()
     letter = d / "Surat Permohonan.pdf"
-    letter.write_bytes(samplepdf.sample_request_letter(name, nip))
+    letter.write_bytes(sample_request_letter(name, nip))
     files = [letter]
     if complete:
         sk = d / "SK PPK.pdf"
-        sk.write_bytes(samplepdf.sample_sk(name, nip))
+        sk.write_bytes(sample_sk(name, nip))
         files.append(sk)
     return files
 
@@ -132,7 +133,7 @@ def events_of(app: App, number: str) -> list[str]:
 # -- archive -----------------------------------------------------------------------------------
 def test_archive_after_setuju_is_complete_verifiable_and_has_no_password(any_bot: Bot, tmp_path: Path) -> None:
     """Scenario: email request → SETUJU by email → credentials sent → the archive holds it all, but no password."""
-    letter, sk = samplepdf.sample_request_letter(NAME, NIP), samplepdf.sample_sk(NAME, NIP)
+    letter, sk = sample_request_letter(NAME, NIP), sample_sk(NAME, NIP)
     any_bot.append(request_email(EMAIL, NAME, "Permohonan reset password SPSE", f"Mohon reset. NIP. {NIP}",
                                  [("Surat Permohonan.pdf", letter), ("SK PPK.pdf", sk)]))
     any_bot.poll()
@@ -205,10 +206,10 @@ def test_unsent_password_mail_is_archived_headers_only(app: App, tmp_path: Path)
 
 def test_hostile_attachment_names_stay_inside_the_archive(any_bot: Bot, tmp_path: Path) -> None:
     """Scenario: attachments named with ../, backslashes, absolute paths and duplicates → safe, distinct members."""
-    sk = samplepdf.sample_sk(NAME, NIP)
+    sk = sample_sk(NAME, NIP)
     names = ["../../../etc/cron.d/evil.pdf", "..\\..\\Windows\\boot.pdf", "/abs/SK PPK.pdf", "SK PPK.pdf",
              "sk ppk.pdf", "..", "Surat Permohonan.pdf"]
-    atts = [(n, sk) for n in names[:-1]] + [(names[-1], samplepdf.sample_request_letter(NAME, NIP))]
+    atts = [(n, sk) for n in names[:-1]] + [(names[-1], sample_request_letter(NAME, NIP))]
     any_bot.append(request_email(EMAIL, NAME, "Permohonan reset password", f"NIP. {NIP}", atts))
     any_bot.poll()
     with any_bot.app.factory() as s:
@@ -311,8 +312,8 @@ def march_cases(app: App, bot: Bot | None, tmp_path: Path) -> dict[str, str]:
     # E: an email request (only when real servers are available), waiting for review.
     if bot is not None:
         bot.append(request_email(EMAIL, NAME, "Permohonan informasi user ID", f"Mohon info user ID. NIP. {NIP}",
-                                 [("Surat Permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP)),
-                                  ("SK PPK.pdf", samplepdf.sample_sk(NAME, NIP))]))
+                                 [("Surat Permohonan.pdf", sample_request_letter(NAME, NIP)),
+                                  ("SK PPK.pdf", sample_sk(NAME, NIP))]))
         bot.poll(wib(2026, 3, 6, 9, 0))
     # After the month (April, WIB): must not count.
     n["apr"] = hardcopy(app, tmp_path, wib(2026, 4, 1, 0, 30))
@@ -414,7 +415,7 @@ def test_unknown_format_is_refused_before_writing(app: App, tmp_path: Path) -> N
 def test_cli_archive_export_and_report(any_bot: Bot, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Scenario: the operator exports a closed case and this month's report from the terminal."""
     from mailbot.cli import main
-    from tests.test_decisions import submit
+    from tests.support.bot import submit
 
     review = submit(any_bot)
     any_bot.append(reply_email(review, ADMIN, "Admin", "TOLAK dokumen tidak sah"))

@@ -1,4 +1,4 @@
-"""Issue 2 / issue 4: the `mailbot` command line against real IMAP and SMTP servers."""
+"""The `mailbot` command line against real IMAP and SMTP servers."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from mailbot.cli import main
-from mailbot.demo import samplepdf
-from mailbot.demo.world import ADMIN, request_email, write_config
-from tests.conftest import PPK_A, PPK_B, Bot
+from tests.support.bot import Bot
+from tests.support.config import write_config
+from tests.support.documents import sample_request_letter, sample_sk
+from tests.support.mails import ADMIN, PPK_A, PPK_B, request_email
 
 MAILBOT = Path(sys.executable).parent / "mailbot"
 STATES = {"RECEIVED", "AWAITING_DOCUMENTS", "AWAITING_REVIEW", "APPROVED", "COMPLETED", "REJECTED", "EXPIRED"}
@@ -59,13 +60,13 @@ def one_line(err: str) -> str:
 
 def complete_request(name: str = A_NAME, nip: str = A_NIP, email: str = A_EMAIL) -> bytes:
     return request_email(email, name, "Permohonan reset password SPSE", f"Dengan hormat, mohon reset password. NIP. {nip}",
-                         [("Surat Permohonan.pdf", samplepdf.sample_request_letter(name, nip)),
-                          ("SK PPK.pdf", samplepdf.sample_sk(name, nip))])
+                         [("Surat Permohonan.pdf", sample_request_letter(name, nip)),
+                          ("SK PPK.pdf", sample_sk(name, nip))])
 
 
 def letter_only() -> bytes:
     return request_email(B_EMAIL, B_NAME, "Permohonan informasi user ID SPSE", f"Mohon informasi user ID. NIP. {B_NIP}",
-                         [("surat_permohonan.pdf", samplepdf.sample_request_letter(B_NAME, B_NIP, "informasi user ID"))])
+                         [("surat_permohonan.pdf", sample_request_letter(B_NAME, B_NIP, "informasi user ID"))])
 
 
 def review_case(bot: Bot, cli: Cli) -> str:
@@ -347,8 +348,8 @@ def test_cli_decision_on_unknown_case_exits_1(cli: Cli) -> None:
 # -- walk-in (hardcopy) requests -----------------------------------------------------------------
 def _pdfs(tmp_path: Path) -> tuple[Path, Path]:
     letter, sk = tmp_path / "scan-surat-permohonan.pdf", tmp_path / "scan-sk-ppk.pdf"
-    letter.write_bytes(samplepdf.sample_request_letter(A_NAME, A_NIP))
-    sk.write_bytes(samplepdf.sample_sk(A_NAME, A_NIP))
+    letter.write_bytes(sample_request_letter(A_NAME, A_NIP))
+    sk.write_bytes(sample_sk(A_NAME, A_NIP))
     return letter, sk
 
 

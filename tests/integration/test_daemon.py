@@ -1,4 +1,4 @@
-"""Issue 6: the daemon waits in IMAP IDLE and answers new mail without waiting for the poll interval."""
+"""The daemon waits in IMAP IDLE and answers new mail without waiting for the poll interval."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from mailbot.scheduler import Daemon
-from tests.conftest import Bot, make_bot
-from tests.test_intake import complete_request
+from tests.support.bot import Bot, make_bot
+from tests.support.mails import complete_request
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Issue 3: completeness, follow-ups, reminders on working days, expiry — on real IMAP and SMTP."""
+"""Completeness, follow-ups, reminders on working days (also after LENGKAPI), expiry — on real IMAP and SMTP."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from mailbot.admin.views import case_detail, list_cases
-from mailbot.demo import samplepdf
-from mailbot.demo.world import request_email
 from mailbot.store.models import Case
-from tests.conftest import PPK_B, Bot
+from tests.support.bot import Bot
+from tests.support.documents import make_png, sample_request_letter, sample_sk
+from tests.support.mails import ADMIN, PPK_B, reply_email, request_email
 
 NAME, NIP, EMAIL = PPK_B[0], PPK_B[1], PPK_B[2]
 WIB = timezone(timedelta(hours=7))
@@ -19,7 +19,7 @@ WIB = timezone(timedelta(hours=7))
 def letter_only() -> bytes:
     return request_email(EMAIL, NAME, "Permohonan informasi user ID SPSE",
                          f"Dengan hormat, mohon informasi user ID. NIP. {NIP}",
-                         [("surat_permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP, "informasi user ID"))])
+                         [("surat_permohonan.pdf", sample_request_letter(NAME, NIP, "informasi user ID"))])
 
 
 def the_case(bot: Bot) -> Case:
@@ -30,8 +30,8 @@ def the_case(bot: Bot) -> Case:
 def test_complete_request_goes_to_review(any_bot: Bot) -> None:
     """Scenario: both PDFs → AWAITING_REVIEW, one ack to the PPK, one review_request per admin."""
     any_bot.append(request_email(EMAIL, NAME, "Permohonan informasi user ID", f"NIP. {NIP}",
-                                 [("Surat Permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP)),
-                                  ("SK.pdf", samplepdf.sample_sk(NAME, NIP))]))
+                                 [("Surat Permohonan.pdf", sample_request_letter(NAME, NIP)),
+                                  ("SK.pdf", sample_sk(NAME, NIP))]))
     any_bot.poll()
     assert [c["number"] for c in list_cases(any_bot.app, "AWAITING_REVIEW")] == [the_case(any_bot).number]
     assert [m.rcpt_tos for m in any_bot.sent("ack")] == [[EMAIL]]
@@ -56,7 +56,7 @@ def test_incomplete_then_follow_up_completes_same_case(any_bot: Bot) -> None:
     assert any_bot.sent("ack") == []
 
     any_bot.append(request_email(EMAIL, NAME, "Re: " + incomplete[0].header("Subject"), "Terlampir SK.",
-                                 [("SK Pengangkatan PPK.pdf", samplepdf.sample_sk(NAME, NIP))],
+                                 [("SK Pengangkatan PPK.pdf", sample_sk(NAME, NIP))],
                                  in_reply_to=incomplete[0].header("Message-ID")))
     any_bot.poll()
     case = the_case(any_bot)
@@ -73,7 +73,7 @@ def test_follow_up_by_subject_number_from_other_sender_is_a_new_case(any_bot: Bo
     any_bot.poll()
     number = the_case(any_bot).number
     any_bot.append(request_email("intruder@example.org", "X", f"Re: [{number}] dokumen", "SK terlampir",
-                                 [("SK.pdf", samplepdf.sample_sk(NAME, NIP))]))
+                                 [("SK.pdf", sample_sk(NAME, NIP))]))
     any_bot.poll()
     with any_bot.app.factory() as s:
         cases = s.scalars(select(Case).order_by(Case.id)).all()
@@ -115,7 +115,7 @@ def test_office_adds_a_required_document_without_code(tmp_path, imap_server, smt
     """Scenario: the office adds a KTP to [[documents]]; letter + SK alone are now incomplete, naming the KTP."""
     from mailbot.app import build_app
     from mailbot.config import load_settings
-    from tests.conftest import make_bot
+    from tests.support.bot import make_bot
 
     bot = make_bot(tmp_path, imap_server, smtp_server, sqlite_url, monkeypatch)
     cfg = tmp_path / "mailbot.toml"
@@ -128,14 +128,14 @@ text_patterns = ["kartu tanda penduduk"]
 ''')
     bot.app = build_app(load_settings(cfg))
     bot.append(request_email(EMAIL, NAME, "Permohonan reset password", f"NIP. {NIP}",
-                             [("Surat Permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP)),
-                              ("SK.pdf", samplepdf.sample_sk(NAME, NIP))]))
+                             [("Surat Permohonan.pdf", sample_request_letter(NAME, NIP)),
+                              ("SK.pdf", sample_sk(NAME, NIP))]))
     bot.poll()
     [inc] = bot.sent("incomplete")
     body = inc.message.get_body(("plain",)).get_content()
     assert "Fotokopi KTP" in body
     bot.append(request_email(EMAIL, NAME, "Re: " + inc.header("Subject"), "KTP terlampir",
-                             [("ktp.png", samplepdf.make_png())], in_reply_to=inc.header("Message-ID")))
+                             [("ktp.png", make_png())], in_reply_to=inc.header("Message-ID")))
     bot.poll()
     assert the_case(bot).status == "AWAITING_REVIEW"
 
@@ -151,7 +151,7 @@ def test_incomplete_email_explains_unusable_files(any_bot: Bot) -> None:
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("word/document.xml", "<w:document/>")
     any_bot.append(request_email(EMAIL, NAME, "Permohonan informasi user ID", f"NIP. {NIP}",
-                                 [("surat_permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP, "user ID")),
+                                 [("surat_permohonan.pdf", sample_request_letter(NAME, NIP, "user ID")),
                                   ("SK PPK.docx", buf.getvalue()), ("SK kosong.pdf", b"")]))
     any_bot.poll()
     assert the_case(any_bot).status == "AWAITING_DOCUMENTS"
@@ -162,3 +162,44 @@ def test_incomplete_email_explains_unusable_files(any_bot: Bot) -> None:
     detail = case_detail(any_bot.app, the_case(any_bot).number)
     unusable = {d["filename"]: d["problem"] for d in detail["documents"] if not d["usable"]}
     assert set(unusable) == {"SK PPK.docx", "SK kosong.pdf"} and all(unusable.values())
+
+
+# -- reminders after LENGKAPI, expiry of a case whose reply was capped ------------------------------
+def test_reminder_is_sent_again_after_admin_asks_for_more_documents(any_bot: Bot) -> None:
+    """Scenario: letter only → incomplete → reminder 1 → PPK sends the SK → admin LENGKAPI → two working
+    days of silence → the PPK gets a reminder for the new request for documents."""
+    name, nip, email_b = PPK_B[0], PPK_B[1], PPK_B[2]
+    any_bot.append(request_email(email_b, name, "Permohonan reset password SPSE", f"Mohon reset. NIP. {nip}",
+                                 [("surat_permohonan.pdf", sample_request_letter(name, nip))]))
+    any_bot.poll(datetime(2026, 2, 2, 9, 0, tzinfo=WIB))  # Monday
+    [incomplete] = any_bot.sent("incomplete")
+    any_bot.poll(datetime(2026, 2, 5, 10, 0, tzinfo=WIB))  # Thursday: reminder 1
+    assert len(any_bot.sent("reminder_documents")) == 1
+    any_bot.append(request_email(email_b, name, "Re: " + incomplete.header("Subject"), "Terlampir SK.",
+                                 [("SK Pengangkatan PPK.pdf", sample_sk(name, nip))],
+                                 in_reply_to=incomplete.header("Message-ID")))
+    any_bot.poll(datetime(2026, 2, 5, 10, 30, tzinfo=WIB))
+    [review] = any_bot.sent("review_request")
+    any_bot.append(reply_email(review, ADMIN, "Admin", "LENGKAPI SK yang telah ditandatangani"))
+    any_bot.poll(datetime(2026, 2, 5, 10, 40, tzinfo=WIB))
+    assert any_bot.all(Case)[0].status == "AWAITING_DOCUMENTS"
+    any_bot.poll(datetime(2026, 2, 10, 10, 0, tzinfo=WIB))  # Tuesday: 2+ working days later
+    assert len(any_bot.sent("reminder_documents")) == 2
+
+
+def test_case_whose_incomplete_mail_was_capped_still_expires(any_bot: Bot) -> None:
+    """Scenario: with a cap of 1 auto-reply a day, a second incomplete request the same day gets only the
+    cap notice; weeks of silence later it must have expired like any other."""
+    from dataclasses import replace
+
+    limits = replace(any_bot.app.settings.limits, auto_replies_per_sender_per_day=1)
+    any_bot.app.settings = replace(any_bot.app.settings, limits=limits)
+    name, nip, email_b = PPK_B[0], PPK_B[1], PPK_B[2]
+    for i in range(2):
+        any_bot.append(request_email(email_b, name, f"Permohonan reset password {i}", f"NIP. {nip}",
+                                     [("surat_permohonan.pdf", sample_request_letter(name, nip))]))
+    any_bot.poll(datetime(2026, 2, 2, 9, 0, tzinfo=WIB))
+    assert [c.status for c in any_bot.all(Case)] == ["AWAITING_DOCUMENTS"] * 2
+    for day in (5, 9, 12, 16, 23):
+        any_bot.poll(datetime(2026, 2, day, 10, 0, tzinfo=WIB))
+    assert [c.status for c in any_bot.all(Case)] == ["EXPIRED", "EXPIRED"]

@@ -1,22 +1,17 @@
-"""Issue 2: a PPK's email becomes one case with its documents on real IMAP/SMTP servers, exactly once."""
+"""A PPK's email becomes one case with its documents on real IMAP/SMTP servers, exactly once."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from mailbot.admin.views import case_detail
-from mailbot.demo import samplepdf
-from mailbot.demo.world import request_email
 from mailbot.store.models import Case, Document, InboundMessage
-from tests.conftest import PPK_A, Bot
+from tests.support.bot import Bot
+from tests.support.documents import make_png, sample_request_letter, sample_sk
+from tests.support.mails import PPK_A, complete_request, request_email
 
 NAME, NIP, EMAIL = PPK_A[0], PPK_A[1], PPK_A[2]
-
-
-def complete_request(subject: str = "Permohonan reset password SPSE") -> bytes:
-    return request_email(EMAIL, NAME, subject, f"Dengan hormat, mohon reset password. NIP. {NIP}",
-                         [("Surat Permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP)),
-                          ("SK PPK.pdf", samplepdf.sample_sk(NAME, NIP))])
 
 
 def count(bot: Bot, model) -> int:  # type: ignore[no-untyped-def]
@@ -53,7 +48,7 @@ def _request_becomes_one_case(bot: Bot) -> None:
 
     # The PPK answers the ack with one more attachment: same case, one more document.
     bot.append(request_email(EMAIL, NAME, "Re: " + ack.header("Subject"), "Tambahan lampiran KTP.",
-                             [("KTP.png", samplepdf.make_png())], in_reply_to=ack.header("Message-ID")))
+                             [("KTP.png", make_png())], in_reply_to=ack.header("Message-ID")))
     bot.poll()
     assert count(bot, Case) == 1
     with bot.app.factory() as s:
@@ -107,10 +102,74 @@ def test_automatic_mail_sqlite_and_postgres(db_bot: Bot) -> None:
 
 def test_seen_flag_untouched_and_nothing_deleted(any_bot: Bot) -> None:
     """Scenario: the bot reads mail without marking it \\Seen for the person who shares the mailbox."""
-    from tests.servers import imap_flags
+    from tests.support.servers import imap_flags
 
     any_bot.append(complete_request())
     any_bot.poll()
     flags = imap_flags(any_bot.imap, any_bot.folder(any_bot.app.settings.imap.processed_folder))
     assert len(flags) == 1
     assert all("\\Seen" not in f and "\\Deleted" not in f for f in flags.values())
+
+
+# -- exactly once by Message-ID; what a hostile request gets back ------------------------------------
+def test_same_message_id_delivered_twice_is_one_case(any_bot: Bot) -> None:
+    """Scenario: the PPK's request reaches the mailbox twice (two aliases), headers differ by one line."""
+    raw = complete_request()
+    any_bot.append(b"Delivered-To: lpse@lpse-demo.go.id\r\n" + raw)
+    any_bot.append(b"Delivered-To: helpdesk@lpse-demo.go.id\r\n" + raw)
+    any_bot.poll()
+    assert count(any_bot, Case) == 1
+    assert len(any_bot.sent("ack")) == 1
+
+
+def test_encoded_word_in_message_id_cannot_inject_headers(any_bot: Bot) -> None:
+    """Scenario: a request whose Message-ID hides '=0D=0A' in an encoded word; the ack the bot sends back
+    must carry no header the attacker wrote."""
+    import re
+
+    evil = b"<=?utf-8?q?x=0D=0AX-Injected:_yes=0D=0A?=@example.org>"
+    raw = re.sub(rb"(?m)^Message-ID: <[^>]*>", b"Message-ID: " + evil, complete_request(), count=1)
+    assert evil in raw
+    any_bot.append(raw)
+    any_bot.poll()
+    [to_ppk] = [m for m in any_bot.smtp.messages if m.rcpt_tos == [EMAIL]]  # the ack
+    head = to_ppk.data.split(b"\r\n\r\n", 1)[0]
+    assert b"\nX-Injected:" not in head
+    assert to_ppk.header("X-Mailbot-Template") == "ack"  # today the injected lines even end the header block
+
+
+def test_stranger_quoting_a_nip_does_not_learn_whose_it_is(any_bot: Bot) -> None:
+    """Scenario: a stranger sends a request quoting Budi's NIP with a display name full of prose and a
+    link; the reply greets neither with Budi's registry name nor with the stranger's prose, while the
+    admin's review email does show the registry match."""
+    any_bot.append(request_email("stranger@example.org", "Buka www.evil-lpse.example segera",
+                                 "Permohonan reset password", f"NIP. {NIP}",
+                                 [("Surat Permohonan.pdf", sample_request_letter(NAME, NIP)),
+                                  ("SK.pdf", sample_sk(NAME, NIP))]))
+    any_bot.poll()
+    [ack] = any_bot.sent("ack")
+    body = ack.message.get_body(("plain",)).get_content()
+    assert NAME not in body and "evil-lpse" not in body
+    assert "Yth. Bapak/Ibu Buka segera," in body
+    [review] = any_bot.sent("review_request")
+    assert NAME in review.message.get_body(("plain",)).get_content()
+
+
+# -- a From header without <...> (as in the third-party corpus) -------------------------------------
+@pytest.mark.parametrize(("from_header", "address"), [
+    ("Big Bug bb@bug.com", "bb@bug.com"),                                   # mikel-mail mix_caps_content_type.eml
+    ("tim@powerupdev.com concierge@powerupdev.com", "tim@powerupdev.com"),  # mikel-mail raw_email_multiple_from.eml
+])
+def test_request_with_malformed_from_is_answered_at_the_address_it_contains(
+        any_bot: Bot, from_header: str, address: str) -> None:
+    """Scenario: a request whose From header lacks the <...> brackets (as in the corpus) gets its reply."""
+    raw = (f"From: {from_header}\r\nTo: lpse@lpse-demo.go.id\r\nSubject: Permohonan reset password SPSE\r\n"
+           f"Date: Mon, 22 Oct 2007 23:45:23 +0000\r\nMessage-ID: <malformed-from@example.com>\r\n\r\n"
+           f"Dengan hormat, mohon reset password akun SPSE saya.\r\n").encode()
+    any_bot.append(raw)
+    assert any_bot.poll().errors == []
+    with any_bot.app.factory() as s:
+        senders = list(s.scalars(select(Case.sender)))
+    assert senders == [address]
+    replies = [m for m in any_bot.sent() if m.header("X-Mailbot-Template") in ("ack", "incomplete")]
+    assert [m.rcpt_tos for m in replies] == [[address]]

@@ -1,21 +1,28 @@
-"""Issue 2 point 4: on a Dovecot that does not announce MOVE the bot copies, flags and expunges only its UIDs."""
+"""On a Dovecot that does not announce MOVE the bot copies, flags and expunges only its UIDs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
-from mailbot.demo import samplepdf
-from mailbot.demo.servers import EmbeddedSmtp
-from mailbot.demo.world import request_email
 from mailbot.domain.results import PollResult
 from mailbot.intake.fetch import open_mailbox
 from mailbot.intake.mailbox import ImapMailbox
 from mailbot.runner import poll_once
-from tests.conftest import PPK_A, Bot, make_bot
-from tests.servers import ImapServerHandle, imap_append, imap_fetch_all, imap_flags
+from tests.support.bot import Bot, make_bot
+from tests.support.documents import sample_request_letter, sample_sk
+from tests.support.mails import PPK_A, request_email
+from tests.support.servers import (
+    NO_MOVE_CAPABILITY,
+    NO_MOVE_NO_UIDPLUS_CAPABILITY,
+    FaultySmtp,
+    ImapServerHandle,
+    imap_append,
+    imap_fetch_all,
+    imap_flags,
+)
 
 NAME, NIP, EMAIL = PPK_A[0], PPK_A[1], PPK_A[2]
 
@@ -23,8 +30,8 @@ pytestmark = pytest.mark.dovecot
 
 REQUEST = request_email(EMAIL, NAME, "Permohonan reset password SPSE",
                         f"Dengan hormat, mohon reset password. NIP. {NIP}",
-                        [("Surat Permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP)),
-                         ("SK PPK.pdf", samplepdf.sample_sk(NAME, NIP))]).replace(b"\n", b"\r\n")
+                        [("Surat Permohonan.pdf", sample_request_letter(NAME, NIP)),
+                         ("SK PPK.pdf", sample_sk(NAME, NIP))]).replace(b"\n", b"\r\n")
 # A message a staff member reading the shared mailbox deleted in a client that does not expunge.
 PERSON = request_email("staf.lpse@lpse-demo.go.id", "Staf LPSE", "Undangan rapat koordinasi",
                        "Mohon hadir rapat koordinasi hari Senin.").replace(b"\n", b"\r\n")
@@ -55,17 +62,20 @@ def poll_with_person(bot: Bot) -> tuple[PollResult, PersonDeletesDuringPoll]:
 
 
 @pytest.fixture
-def no_move_bot(tmp_path: Path, dovecot_no_move_server: ImapServerHandle, smtp_server: EmbeddedSmtp,
+def no_move_bot(tmp_path: Path, get_dovecot: Callable[..., ImapServerHandle], smtp_server: FaultySmtp,
                 sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
-    b = make_bot(tmp_path, dovecot_no_move_server, smtp_server, sqlite_url, monkeypatch)
+    """On a Dovecot announcing no MOVE after login (UIDPLUS still there)."""
+    b = make_bot(tmp_path, get_dovecot(capability=NO_MOVE_CAPABILITY), smtp_server, sqlite_url, monkeypatch)
     yield b
     b.app.engine.dispose()
 
 
 @pytest.fixture
-def no_uidplus_bot(tmp_path: Path, dovecot_no_move_no_uidplus_server: ImapServerHandle,
-                   smtp_server: EmbeddedSmtp, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
-    b = make_bot(tmp_path, dovecot_no_move_no_uidplus_server, smtp_server, sqlite_url, monkeypatch)
+def no_uidplus_bot(tmp_path: Path, get_dovecot: Callable[..., ImapServerHandle],
+                   smtp_server: FaultySmtp, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
+    """On a Dovecot announcing neither MOVE nor UIDPLUS after login."""
+    b = make_bot(tmp_path, get_dovecot(capability=NO_MOVE_NO_UIDPLUS_CAPABILITY), smtp_server, sqlite_url,
+                 monkeypatch)
     yield b
     b.app.engine.dispose()
 

@@ -1,19 +1,18 @@
-"""Issue 6: a backlog uses a helper process for parsing and PDF text; the outcome never depends on it."""
+"""A backlog uses a helper process for parsing and PDF text; the outcome never depends on it."""
 
 from __future__ import annotations
 
 import pytest
 
 from mailbot.cases import documents as docs
-from mailbot.demo import samplepdf
-from mailbot.demo.world import request_email
-from mailbot.intake import prefetch
 from mailbot.intake.fetch import open_mailbox
 from mailbot.intake.parse import parse_message
 from mailbot.intake.prefetch import Limits, Prefetcher, prepare
 from mailbot.store.models import Case, Document, InboundMessage, Outbox
-from tests.conftest import PPK_B, Bot, _fastest_imap, make_bot
-from tests.test_intake import complete_request
+from tests.support.bot import Bot, make_bot
+from tests.support.documents import sample_request_letter
+from tests.support.mails import PPK_B, complete_request, request_email
+from tests.support.servers import fastest_imap
 
 LIMITS = Limits(max_attachments=50, max_depth=10, max_header_bytes=256_000, max_attachment_bytes=10 * 2**20)
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600  # an Outlook .msg file, not a message
@@ -25,7 +24,7 @@ def backlog() -> list[bytes]:
     return [
         complete_request(),
         request_email(email_b, name_b, "Lupa user ID SPSE", f"Mohon info user ID. NIP. {nip_b}",
-                      [("Surat Permohonan.pdf", samplepdf.sample_request_letter(name_b, nip_b))]),
+                      [("Surat Permohonan.pdf", sample_request_letter(name_b, nip_b))]),
         OLE,
         request_email("orang@contoh.com", "Orang Lain", "Halo", "Apa kabar?"),
         complete_request("Permohonan reset password SPSE (kirim ulang)"),
@@ -81,7 +80,7 @@ def test_helper_prepares_exactly_what_the_main_process_would(bot: Bot) -> None:
 def new_bot(tmp_path, request, smtp_server, monkeypatch):  # type: ignore[no-untyped-def]
     """Bots with their own data directory and SQLite database, on one IMAP account (each run moves its
     mail out of the INBOX before the next appends)."""
-    imap = _fastest_imap(request)
+    imap = fastest_imap(request)
     bots: list[Bot] = []
 
     def new(name: str) -> Bot:
@@ -96,7 +95,6 @@ def new_bot(tmp_path, request, smtp_server, monkeypatch):  # type: ignore[no-unt
 
 
 def _run(bot: Bot, monkeypatch: pytest.MonkeyPatch, *, helper: bool, kill: bool = False) -> int:
-    monkeypatch.setattr(prefetch, "PREFETCH_MIN", 2 if helper else 10**6)
     original = Prefetcher.take
 
     def take(self: Prefetcher, row_id: int):  # type: ignore[no-untyped-def]
@@ -109,7 +107,7 @@ def _run(bot: Bot, monkeypatch: pytest.MonkeyPatch, *, helper: bool, kill: bool 
     monkeypatch.setattr(Prefetcher, "take", take)
     for raw in backlog():
         bot.append(raw)
-    result = bot.poll()
+    result = bot.poll_pass(prefetch_min=2 if helper else 10**6)
     assert result.processed + result.ignored + result.quarantined == 5
     # Attachments the helper staged were adopted by the cases' documents or removed: nothing is left.
     assert not bot.app.store.staging.exists() or not any(bot.app.store.staging.iterdir())
@@ -134,33 +132,3 @@ def test_helper_that_dies_changes_nothing(new_bot, monkeypatch: pytest.MonkeyPat
     _run(alone, monkeypatch, helper=False)
     _run(broken, monkeypatch, helper=True, kill=True)  # whatever it answered before it died is valid
     assert outcome(broken) == outcome(alone)
-
-
-def test_small_backlogs_and_large_messages_start_no_helper() -> None:
-    with prefetch.prefetching([(1, "/nonexistent", 100)] * (prefetch.PREFETCH_MIN - 1), LIMITS) as helper:
-        assert helper is None
-    big = [(i, "/nonexistent", prefetch.MAX_BYTES + 1) for i in range(prefetch.PREFETCH_MIN * 2)]
-    with prefetch.prefetching(big, LIMITS) as helper:
-        assert helper is None
-
-
-def test_unreadable_blob_is_left_to_the_main_process() -> None:
-    assert prepare("/nonexistent/blob", LIMITS) is None
-
-
-def test_a_staged_blob_is_adopted_without_writing_it_again(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from mailbot.store import blobs as storage
-    from mailbot.store.blobs import BlobStore
-
-    store = BlobStore(tmp_path)
-    sha = store.stage(b"isi dokumen")
-    store.stage(b"lampiran surat yang diabaikan")
-
-    def no_write(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise AssertionError("put() wrote a blob the helper had staged")
-
-    monkeypatch.setattr(storage, "write_atomic", no_write)
-    assert store.put(b"isi dokumen") == sha and store.get(sha) == b"isi dokumen"
-    assert len(list(store.staging.iterdir())) == 1
-    store.clear_staging()
-    assert list(store.staging.iterdir()) == []

@@ -1,4 +1,5 @@
-"""Proves the loopback IMAP/SMTP fixtures behave like the real servers the bot will meet."""
+"""Proves the loopback IMAP/SMTP servers (the demo's, and the tests' with fault injection) behave like the
+real servers the bot will meet."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from mailbot.demo.servers import EmbeddedImap, EmbeddedSmtp, ImapEndpoint
-from tests.servers import (
+from tests.support.servers import (
+    FaultySmtp,
     ImapServerHandle,
+    PymapServer,
     imap_append,
     imap_connect,
     imap_create,
@@ -149,7 +152,7 @@ def test_embedded_imap_keeps_caller_workdir(tmp_path) -> None:  # type: ignore[n
 
 def test_embedded_imap_deliver_reaches_idle_and_survives_restart() -> None:
     """deliver() drops mail into the INBOX like an MTA would; IDLE notices it."""
-    with EmbeddedImap() as server:
+    with PymapServer() as server:
         ep = server.endpoint()
         server.deliver(_raw("kiriman pertama"))
         assert imap_fetch_all(ep, "INBOX") == [_raw("kiriman pertama")]
@@ -166,7 +169,7 @@ def test_embedded_imap_deliver_reaches_idle_and_survives_restart() -> None:
 
 # --- SMTP -----------------------------------------------------------------------------
 
-def test_smtp_captures_messages(smtp_server: EmbeddedSmtp) -> None:
+def test_smtp_captures_messages(smtp_server: FaultySmtp) -> None:
     host, port = smtp_server.start()
     with smtplib.SMTP(host, port, timeout=5) as client:
         client.send_message(_smtp_message("Tanda terima"), to_addrs=["ppk@example.go.id", "cc@example.go.id"])
@@ -179,7 +182,7 @@ def test_smtp_captures_messages(smtp_server: EmbeddedSmtp) -> None:
     assert b"Subject: Tanda terima" in mail.data
 
 
-def test_smtp_messages_is_a_snapshot_and_clear_empties(smtp_server: EmbeddedSmtp) -> None:
+def test_smtp_messages_is_a_snapshot_and_clear_empties(smtp_server: FaultySmtp) -> None:
     host, port = smtp_server.start()
     with smtplib.SMTP(host, port, timeout=5) as client:
         client.sendmail("a@example.go.id", ["b@example.go.id"], b"Subject: x\r\n\r\nbody\r\n")
@@ -190,7 +193,7 @@ def test_smtp_messages_is_a_snapshot_and_clear_empties(smtp_server: EmbeddedSmtp
     assert smtp_server.messages == []
 
 
-def test_smtp_wait_for_across_threads(smtp_server: EmbeddedSmtp) -> None:
+def test_smtp_wait_for_across_threads(smtp_server: FaultySmtp) -> None:
     """wait_for blocks until a message sent from another thread lands."""
     host, port = smtp_server.start()
 
@@ -204,13 +207,13 @@ def test_smtp_wait_for_across_threads(smtp_server: EmbeddedSmtp) -> None:
     sender.join()
 
 
-def test_smtp_wait_for_times_out_with_what_it_had(smtp_server: EmbeddedSmtp) -> None:
+def test_smtp_wait_for_times_out_with_what_it_had(smtp_server: FaultySmtp) -> None:
     with pytest.raises(TimeoutError, match="got 0"):
         smtp_server.wait_for(1, timeout=0.05)
 
 
 @pytest.mark.parametrize("code", ["451 4.3.0 Try again later", "554 5.7.1 Ditolak"])
-def test_smtp_fail_next_then_recovers(smtp_server: EmbeddedSmtp, code: str) -> None:
+def test_smtp_fail_next_then_recovers(smtp_server: FaultySmtp, code: str) -> None:
     """The next DATA answers the given 4xx/5xx; the one after is accepted again."""
     host, port = smtp_server.start()
     smtp_server.fail_next(1, code)
@@ -222,12 +225,12 @@ def test_smtp_fail_next_then_recovers(smtp_server: EmbeddedSmtp, code: str) -> N
     assert [m.header("Subject") for m in smtp_server.messages] == ["Berhasil"]
 
 
-def test_smtp_fail_next_rejects_success_codes(smtp_server: EmbeddedSmtp) -> None:
+def test_smtp_fail_next_rejects_success_codes(smtp_server: FaultySmtp) -> None:
     with pytest.raises(ValueError):
         smtp_server.fail_next(1, "250 OK")
 
 
-def test_smtp_set_down_refuses_then_recovers_on_same_port(smtp_server: EmbeddedSmtp) -> None:
+def test_smtp_set_down_refuses_then_recovers_on_same_port(smtp_server: FaultySmtp) -> None:
     host, port = smtp_server.start()
     smtp_server.set_down(True)
     with pytest.raises(OSError):

@@ -1,8 +1,9 @@
-"""Issue 2 point 4: IMAP and SMTP over implicit TLS and STARTTLS with the office's own CA (`ca_file`)."""
+"""IMAP and SMTP over implicit TLS and STARTTLS with the office's own CA (`ca_file`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,22 +13,15 @@ from sqlalchemy import func, select
 from mailbot.app import build_app
 from mailbot.cli import main
 from mailbot.config import load_settings
-from mailbot.demo import samplepdf
-from mailbot.demo.world import request_email, write_config
 from mailbot.store.models import Case, Outbox
-from tests.conftest import PPK_A, Bot, make_bot
-from tests.servers import ImapServerHandle, LoopbackCerts, TlsSmtp, imap_uids
+from tests.support.bot import Bot, make_bot
+from tests.support.config import write_config
+from tests.support.mails import PPK_A, complete_request
+from tests.support.servers import ImapServerHandle, LoopbackCerts, TlsSmtp, imap_uids
 
 NAME, NIP, EMAIL = PPK_A[0], PPK_A[1], PPK_A[2]
 
 pytestmark = pytest.mark.dovecot
-
-
-def complete_request() -> bytes:
-    return request_email(EMAIL, NAME, "Permohonan reset password SPSE",
-                         f"Dengan hormat, mohon reset password. NIP. {NIP}",
-                         [("Surat Permohonan.pdf", samplepdf.sample_request_letter(NAME, NIP)),
-                          ("SK PPK.pdf", samplepdf.sample_sk(NAME, NIP))])
 
 
 @pytest.fixture(params=["ssl", "starttls"])
@@ -43,10 +37,10 @@ def tls_smtp(mode: str, request: pytest.FixtureRequest) -> TlsSmtp:
 
 
 @pytest.fixture
-def base_bot(tmp_path: Path, dovecot_tls_server: ImapServerHandle, tls_smtp: TlsSmtp, sqlite_url: str,
+def base_bot(tmp_path: Path, get_dovecot: Callable[..., ImapServerHandle], tls_smtp: TlsSmtp, sqlite_url: str,
              monkeypatch: pytest.MonkeyPatch) -> Bot:
-    """A bot (database and registry ready) whose config `configure` then rewrites for TLS."""
-    return make_bot(tmp_path, dovecot_tls_server, tls_smtp, sqlite_url, monkeypatch)
+    """A bot (database and registry ready) on Dovecot with TLS, whose config `configure` then rewrites for TLS."""
+    return make_bot(tmp_path, get_dovecot(tls=True), tls_smtp, sqlite_url, monkeypatch)
 
 
 def _section(text: str, port: int, security: str, ca_file: Path | None) -> str:

@@ -1,4 +1,4 @@
-"""Issue 5 (6a): `mailbot poll` killed with SIGKILL at random moments over a backlog loses nothing and
+"""`mailbot poll` killed with SIGKILL at random moments over a backlog loses nothing and
 duplicates nothing — on a real IMAP server (Dovecot when installed, else pymap) and a real SMTP server.
 
 Sizes are tunable: MAILBOT_CHAOS_MESSAGES (backlog, default 50; if it is all done before the kills are,
@@ -8,7 +8,6 @@ MAILBOT_CHAOS_SEED (default 20260505).
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import os
@@ -26,14 +25,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailbot.demo import samplepdf
-from mailbot.demo.servers import EmbeddedSmtp, ReceivedMail, _CaptureHandler
-from mailbot.demo.world import ADMIN, request_email
+from mailbot.demo.servers import ReceivedMail
 from mailbot.store.models import Case, InboundMessage, Outbox
-from tests.conftest import Bot, make_bot
-from tests.servers import find_dovecot, imap_connect
-
-pytestmark = pytest.mark.slow
+from tests.support.bot import Bot, make_bot
+from tests.support.documents import sample_request_letter, sample_sk
+from tests.support.mails import ADMIN, request_email
+from tests.support.servers import FaultySmtp, fastest_imap, imap_connect
 
 MESSAGES = int(os.environ.get("MAILBOT_CHAOS_MESSAGES") or 50)
 KILLS = int(os.environ.get("MAILBOT_CHAOS_KILLS") or 10)
@@ -46,26 +43,12 @@ SUMMARY_RE = re.compile(r"fetched=(\d+) processed=(\d+) ignored=(\d+) duplicates
                         r"moved=(\d+) timers=(\d+) sent=(\d+) retried=(\d+) failed=(\d+)")
 
 
-class _SlowCapture(_CaptureHandler):
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        # A server that takes a moment per message, like a real MTA: kills then also land mid-send.
-        await asyncio.sleep(0.05)
-        return await super().handle_DATA(server, session, envelope)
-
-
-class SlowSmtp(EmbeddedSmtp):
-    """EmbeddedSmtp whose DATA answer takes 50 ms."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._handler = _SlowCapture(self._lock)
-
-
 @pytest.fixture
 def chaos_bot(tmp_path: Path, request: pytest.FixtureRequest, sqlite_url: str,
               monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
-    imap = request.getfixturevalue("dovecot_server" if find_dovecot() else "pymap_server")
-    smtp = SlowSmtp()
+    imap = fastest_imap(request)
+    # A server that takes a moment per message, like a real MTA: kills then also land mid-send.
+    smtp = FaultySmtp(data_delay=0.05)
     smtp.start()
     b = make_bot(tmp_path, imap, smtp, sqlite_url, monkeypatch)
     try:
@@ -100,13 +83,13 @@ def make_backlog(b: Backlog, n: int) -> list[bytes]:
         elif i % 3 == 1:
             raw = request_email(sender, name, f"Permohonan reset password SPSE {i}",
                                 f"Dengan hormat, mohon reset password. NIP. {nip}",
-                                [("Surat Permohonan.pdf", samplepdf.sample_request_letter(name, nip))])
+                                [("Surat Permohonan.pdf", sample_request_letter(name, nip))])
             b.incomplete.append(sender)
         else:
             raw = request_email(sender, name, f"Permohonan reset password SPSE {i}",
                                 f"Dengan hormat, mohon reset password. NIP. {nip}",
-                                [("Surat Permohonan.pdf", samplepdf.sample_request_letter(name, nip)),
-                                 ("SK PPK.pdf", samplepdf.sample_sk(name, nip))])
+                                [("Surat Permohonan.pdf", sample_request_letter(name, nip)),
+                                 ("SK PPK.pdf", sample_sk(name, nip))])
             b.complete.append(sender)
         b.raws.append(raw)
         mid = email.message_from_bytes(raw, policy=email.policy.default)["Message-ID"]

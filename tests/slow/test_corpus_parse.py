@@ -1,4 +1,5 @@
-"""Every third-party corpus message parses or raises ParseError, and the sisimai bounces classify as bounces."""
+"""Every third-party corpus message parses or raises ParseError (the same with its base64 set aside as
+without), and the sisimai bounces classify as bounces."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from mailbot.domain.mail import ParsedMail
 from mailbot.intake.classify import automatic_reason, bounced_message_ids, is_bounce
 from mailbot.intake.parse import ParseError, parse_message
+from tests.support.parsing import both_ways
 from tests.support.paths import CORPUS, corpus_files
 
 SISIMAI = CORPUS / "sisimai-set-of-emails" / "maildir"
@@ -79,3 +81,14 @@ def test_sisimai_auto_replies_feedback_reports_and_plain_mail() -> None:
                              and not is_bounce(m) for m in vacations)
     assert sum(not is_bounce(m) for m in complaints) >= 0.8 * len(complaints)
     assert plain and all(automatic_reason(m, OWN, OWN_DOMAIN) is None for m in plain)
+
+
+@pytest.mark.skipif(not corpus_files(), reason="corpus not found")
+def test_set_aside_parse_equals_plain_parse_on_corpus() -> None:
+    """1 000 real-world messages (bounces, nested message/rfc822, 8-bit text, broken base64)."""
+    used = 0
+    for path in corpus_files():
+        plain, aside, was_used = both_ways(path.read_bytes())
+        assert aside == plain, str(path)
+        used += was_used
+    assert used >= 100

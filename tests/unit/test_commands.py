@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import email
-import os
 import re
 from email import policy
+from email.generator import BytesGenerator
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 
@@ -19,14 +18,10 @@ from mailbot.cases.commands import (
 )
 from mailbot.cases.replies import new_text
 from mailbot.domain.redaction import redact_secrets
-from mailbot.intake import redact as commands
 from mailbot.intake.redact import redact_raw_message
+from tests.support.paths import REPLIES
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "replies"
-CORPUS = Path(
-    os.environ.get("MAILBOT_CORPUS_DIR")
-    or Path(__file__).resolve().parents[2] / "shared" / "corpus"
-)
+FIXTURES = REPLIES
 CASE_TAG = "[LPSE-BYS-2026-00042]"
 # Secrets that appear in the fixtures: admin Password: lines and the bot's proposal in the quote.
 SECRETS = ("Lpse2026Bys", "Tmp#2026=bys", "Rc!2026-Bys", "Kp7wQx3mTz9R")
@@ -390,12 +385,13 @@ def test_redact_raw_message_without_secret_is_byte_identical() -> None:
 
 
 def test_redact_raw_message_falls_back_to_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*_args: object) -> bytes:
+    def broken(*_args: object, **_kwargs: object) -> None:
         raise ValueError("cannot serialise")
 
-    monkeypatch.setattr(commands, "_flatten", broken)
     raw = _message("SETUJU\nPassword: Abc123\n", cte="base64")
-    redacted = redact_raw_message(raw)
+    with monkeypatch.context() as patched:
+        patched.setattr(BytesGenerator, "flatten", broken)  # the stdlib cannot write the redacted message
+        redacted = redact_raw_message(raw)
     assert b"Abc123" not in redacted and b"QWJjMTIz" not in redacted
     msg = email.message_from_bytes(redacted, policy=policy.default)
     assert msg["Subject"] == "Re: [LPSE-BYS-2026-00042] kode RV-7KQ2-M9XH-4TJ3-WP8N"
@@ -406,36 +402,3 @@ def test_redact_raw_message_falls_back_to_a_note(monkeypatch: pytest.MonkeyPatch
                                  b"Content-Type: multipart/mixed\n\n--x\nPassword: a\n"])
 def test_redact_raw_message_never_raises_on_junk(raw: bytes) -> None:
     assert isinstance(redact_raw_message(raw), bytes)
-
-
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not available")
-def test_redact_raw_message_on_the_real_corpus() -> None:
-    """Third-party mail (bounces, MIME torture) never crashes redaction and keeps its headers."""
-    checked = 0
-    for path in sorted(CORPUS.rglob("*")):
-        if not path.is_file() or path.name == "README.md":
-            continue
-        raw = path.read_bytes()
-        redacted = redact_raw_message(raw)
-        assert isinstance(redacted, bytes), path
-        if redacted != raw:
-            head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
-            assert redacted.startswith(head), path
-        checked += 1
-    assert checked > 100
-
-
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not available")
-def test_parse_command_on_the_real_corpus_never_raises() -> None:
-    for path in sorted(CORPUS.rglob("*.eml"))[:300]:
-        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-        try:
-            plain = msg.get_body(preferencelist=("plain",))
-            html = msg.get_body(preferencelist=("html",))
-            text = plain.get_content() if plain else ""
-            markup = html.get_content() if html else None
-        except (LookupError, ValueError, KeyError, AttributeError):
-            continue  # undecodable third-party mail: the caller's problem, not ours
-        command = parse_command(text, markup)
-        find_review_codes(str(msg.get("Subject", "")), text)
-        assert command.action is None or command.error is None

@@ -11,20 +11,20 @@ from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
 from mailbot.cases.documents import FileAnalysis, analyse_file, pdf_text, sniff_type
-from mailbot.demo.samplepdf import (
-    make_image_only_pdf,
-    make_jpeg,
-    make_pdf,
-    make_png,
-    sample_request_letter,
-    sample_sk,
-)
 from mailbot.domain.kinds import (
     DEFAULT_KINDS,
     SK_PENGANGKATAN,
     SURAT_PERMOHONAN,
     DocumentKind,
     missing_kinds,
+)
+from tests.support.documents import (
+    make_image_only_pdf,
+    make_jpeg,
+    make_pdf,
+    make_png,
+    sample_request_letter,
+    sample_sk,
 )
 
 NIP = "197103112006041003"

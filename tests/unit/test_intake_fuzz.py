@@ -1,4 +1,4 @@
-"""Issue 5 (d): hypothesis drives arbitrary and mutated mail through the whole routing path (no servers:
+"""Hypothesis drives arbitrary and mutated mail through the whole routing path (no servers:
 the stored-message stage), and no message may crash processing — each ends decided, with a reason."""
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from sqlalchemy import select
 
 from mailbot.app import build_app
 from mailbot.config import load_settings
-from mailbot.demo import samplepdf
-from mailbot.demo.world import request_email, write_config
 from mailbot.domain.results import PollResult
 from mailbot.intake.process import process_pending
 from mailbot.store.models import InboundMessage
+from tests.support.config import write_config
+from tests.support.documents import make_pdf
+from tests.support.mails import request_email
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                        HealthCheck.function_scoped_fixture])
@@ -69,7 +70,7 @@ def test_mutated_requests_never_crash(app, subject: str, name: str, filename: st
     clean = lambda v: " ".join(v.replace("\r", " ").replace("\n", " ").split())[:70] or "x"  # noqa: E731
     try:
         raw = request_email("fuzz@example.org", clean(name), clean(subject), body,
-                            [(clean(filename) + ".pdf", samplepdf.make_pdf(["Permohonan", body[:50]]))])
+                            [(clean(filename) + ".pdf", make_pdf(["Permohonan", body[:50]]))])
     except Exception:  # noqa: BLE001 - the stdlib's own builder chokes on some names: no input to feed
         return
     mutated = bytearray(raw[:cut] if cut else raw)

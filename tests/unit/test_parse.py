@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,13 +13,14 @@ from hypothesis import strategies as st
 from mailbot.domain.mail import ParsedMail
 from mailbot.domain.text import normalize_message_id, sanitize_filename
 from mailbot.intake.parse import ParseError, html_to_text, parse_message
+from tests.support.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mail"
+MAIL = FIXTURES / "mail"
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 
 
 def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return (MAIL / name).read_bytes()
 
 
 def simple(headers: str, body: str = "Isi pesan.\n") -> bytes:

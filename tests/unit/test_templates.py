@@ -9,7 +9,6 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from enum import Enum
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,8 +19,9 @@ from mailbot.cases.commands import find_review_codes, parse_command
 from mailbot.domain.redaction import redact_secrets
 from mailbot.intake.redact import redact_raw_message
 from mailbot.outgoing.render import TEMPLATES, Rendered, Renderer
+from tests.support.paths import REPO
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "mailbot" / "templates"
+TEMPLATES_DIR = REPO / "mailbot" / "templates"
 TZ = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 11, 24, 2, 15, tzinfo=timezone.utc)  # 09:15 WIB
 EVIL = "<script>alert(1)</script>"
