@@ -3,13 +3,14 @@
 Targets (issue "The pipeline in the folder names", point 9): `mailbot cases` on a small database
 <= 0.5 s, an empty `mailbot poll` <= 0.8 s.
 
-    .venv/bin/python bench/startup.py [--n 5] [--baseline DIR] [--json out.json]
+    .venv/bin/python bench/startup.py [--n 5] [--baseline DIR] [--installed VENV] [--json out.json]
 
 Everything runs on 127.0.0.1 in a temp dir: an IMAP server (Dovecot when installed, else the embedded
 pymap), an aiosmtpd SMTP server, and per measured source tree its own SQLite database with a small
 register (four cases made by real mail through `mailbot poll`). Each command is a fresh process:
 `python -m mailbot.cli …` with PYTHONPATH set to the tree, so `--baseline DIR` (e.g. a git worktree of
-an older commit) is measured the same way, in the same run, the variants taking turns. The table
+an older commit) is measured the same way, in the same run, the variants taking turns; `--installed
+VENV` adds the mailbot that `pip install .` put into VENV (run by VENV's python, no PYTHONPATH). The table
 shows the median wall seconds of N runs, the ratio to the median `python -c pass`, and the median CPU
 seconds (user + system of the child: less sensitive to other work on the machine than wall time).
 """
@@ -44,9 +45,10 @@ class Variant:
     """One source tree with its own config, database and IMAP user."""
 
     name: str
-    code: Path
+    code: Path | None  # a source tree for PYTHONPATH, or None: the package installed for `python`
     workdir: Path
     imap: ImapEndpoint
+    python: str = sys.executable
     wall: dict[str, list[float]] = field(default_factory=dict)
     cpu: dict[str, list[float]] = field(default_factory=dict)
 
@@ -56,11 +58,11 @@ class Variant:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_") and k != "PYTHONPATH"}
-        return env | {"PYTHONPATH": str(self.code), "MAILBOT_IMAP_PASSWORD": self.imap.password,
-                      "MAILBOT_SECRET": SECRET}
+        env |= {"MAILBOT_IMAP_PASSWORD": self.imap.password, "MAILBOT_SECRET": SECRET}
+        return env | ({"PYTHONPATH": str(self.code)} if self.code else {})
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "mailbot.cli", "--config", str(self.config), *args]
+        return [self.python, "-m", "mailbot.cli", "--config", str(self.config), *args]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(self.argv(*args), env=self.env(), cwd=str(self.workdir), capture_output=True,
@@ -162,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=5, help="runs of each command per variant (default 5)")
     ap.add_argument("--baseline", type=Path, help="also measure this source tree (a folder holding mailbot/)")
+    ap.add_argument("--installed", type=Path, help="also measure the mailbot installed in this venv")
     ap.add_argument("--json", help="write the result as JSON here")
     args = ap.parse_args(argv)
     print(machine_line(), flush=True)
@@ -173,8 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         smtp = EmbeddedSmtp()
         smtp.start()
         stack.callback(smtp.stop)
-        trees = [("current", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
-        variants = [Variant(name, code, workdir / name, server.new_user()) for name, code in trees]
+        trees: list[tuple[str, Path | None, str]] = [("current", ROOT, sys.executable)]
+        if args.baseline:
+            trees.append(("baseline", args.baseline.resolve(), sys.executable))
+        if args.installed:
+            trees.append(("installed", None, str(args.installed / "bin" / "python")))
+        variants = [Variant(name, code, workdir / name, server.new_user(), python)
+                    for name, code, python in trees]
         numbers = {v.name: prepare(v, smtp) for v in variants}
         commands: dict[str, tuple[str, ...]] = {
             "mailbot --version": ("--version",),
@@ -192,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             pass_cpu.append(c)
             for label, cmd in commands.items():
                 for v in variants:
-                    if v.name == "baseline" and cmd == ("--version",) and not (v.code / "mailbot" / "__main__.py").exists():
+                    if v.code and cmd == ("--version",) and not (v.code / "mailbot" / "__main__.py").exists():
                         continue  # the old tree has no --version
                     w, c = timed(v.argv(*(a.format(number=numbers[v.name]) for a in cmd)), v.env(), v.workdir)
                     v.wall.setdefault(label, []).append(w)

@@ -102,7 +102,7 @@ def test_check_reports_a_missing_office_folder(tmp_path: Path, missing_dir: bool
         (tmp_path / "tpl").mkdir()
         (tmp_path / "tpl" / "ack.txt").write_text("Terima kasih.\n")
     cfg = tmp_path / "mailbot.toml"
-    cfg.write_text(f"""
+    cfg.write_text("""
 [imap]
 host = "127.0.0.1"
 port = 1
