@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailbot import cli_parser
 from mailbot.config import EXAMPLE_CONFIG, ConfigError, load_settings
+from mailbot.domain.errors import MailbotError
 
 if TYPE_CHECKING:
     from mailbot.app import App
@@ -25,11 +26,11 @@ if TYPE_CHECKING:
 DEFAULT_GC_THRESHOLDS = gc.get_threshold()
 
 
-class UsageError(Exception):
+class UsageError(MailbotError):
     """Bad arguments: exit 2."""
 
 
-class LockHeld(Exception):
+class LockHeld(MailbotError):
     """Another mailbot process works on this database: exit 1."""
 
 

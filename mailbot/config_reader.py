@@ -7,11 +7,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mailbot.domain.errors import MailbotError
+
 SECURITY_MODES = ("ssl", "starttls", "none")
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
-class ConfigError(Exception):
+class ConfigError(MailbotError):
     """A configuration problem; str() is one line that names the key and the fix."""
 
 
