@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mailbot.cases.commands import AdminCommand, parse_command
 from mailbot.intake.parse import parse_message
-from tests.unit.reply_planting import (
+from tests.support.reply_planting import (
     plant_html,
     plant_text,
     quote_html,

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.unit.reply_corpus import CORPUS, Fixture, evaluate, load_corpus, table
+from tests.support.reply_corpus import CORPUS, Fixture, evaluate, load_corpus, table
 
 
 def _corpus() -> list[Fixture]:
