@@ -9,7 +9,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from mailbot.office_calendar import HolidayFiles, _from_files, indonesian_holidays, make_calendar
+from mailbot.office_calendar import (
+    HolidayFiles,
+    _from_files,
+    indonesian_holidays,
+    make_calendar,
+)
 
 
 def test_the_file_holds_the_same_table(tmp_path: Path) -> None:

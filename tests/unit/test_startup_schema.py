@@ -9,7 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mailbot.store.db import MIGRATIONS_DIR, ensure_schema, head_revision, make_engine, schema_revisions
+from mailbot.store.db import (
+    MIGRATIONS_DIR,
+    ensure_schema,
+    head_revision,
+    make_engine,
+    schema_revisions,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
