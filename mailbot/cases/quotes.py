@@ -27,8 +27,18 @@ for _kind, _words in {
 _LABEL_LINE_RE = re.compile(r"^[\s>]*[*_]*\s*(?P<label>[^\W\d_][\w'’ .-]{0,30}?)\s*[*_]*\s*:(?!//)[*_]*\s*(?P<value>.*)$")
 
 
+_LONGEST_LINE = 1000
+
+
+def _too_long(line: str) -> bool:
+    """A quote header is a short line: longer ones are never examined (and never cost more than a glance)."""
+    return len(line) > _LONGEST_LINE
+
+
 def _label_kind(line: str) -> str | None:
     """The header kind of a "Label: value" line ("From:", "*Dari:*", "De :", "Envoyé le :"), or None."""
+    if _too_long(line):
+        return None
     match = _LABEL_LINE_RE.match(line)
     if not match:
         return None
@@ -40,7 +50,7 @@ _INLINE_LABEL_RE = re.compile(r"\s[*_]*(?:sent|date|to|subject|dikirim|kepada|pe
                               r"sendt|til|emne|skickat|till|ämne)[*_]*\s*:", re.IGNORECASE)
 
 
-def _header_block_span(lines: list[str], index: int) -> int:
+def header_block_span(lines: list[str], index: int) -> int:
     """Lines spanned by a mail-header block ("From:/Sent:/To:/Subject:", "Dari:/Dikirim:/Kepada:/Perihal:",
     "Van:/Verzonden:/Aan:", "Date:/From:/To:", ...) starting at lines[index]; 0 when there is none.
 
@@ -93,7 +103,7 @@ _SEPARATOR_RE = re.compile(
 def is_separator(line: str) -> bool:
     """A line that introduces a quoted or forwarded mail ("-----Original Message-----", "----- Pesan Asli -----",
     "*-------- Original Message --------*", "________________", "Begin forwarded message:")."""
-    return bool(_SEPARATOR_RE.match(line))
+    return not _too_long(line) and bool(_SEPARATOR_RE.match(line))
 
 
 # A line of nothing but rule characters: "-----", "=====", "______", "***", "~~~~", "—".
@@ -108,7 +118,17 @@ _VERB = (
     r"написала|пишет|napsal(?:\(a\))?|írta|yazdı|a\s+scris|έγραψε|写道|寫道|のメッセージ"
 )
 _VERB_RE = re.compile(rf"(?<![\w])(?:{_VERB})(?![\w])", re.IGNORECASE)
-_VERB_END_RE = re.compile(rf"(?<![\w])(?:{_VERB})\s*:?\s*$", re.IGNORECASE)
+# The last word of each verb above (what an attribution without a colon ends with: "On … wrote").
+_VERB_LAST_WORDS = frozenset(
+    "wrote writes menulis tulis pisze écrit schrieb schreibt schreef geschreven escribió escreveu scritto "
+    "scrisse skrev skriver napisał napisał(a) napisała napisal kirjoitti написал написал(а) написала пишет "
+    "napsal napsal(a) írta yazdı scris έγραψε".split()
+)
+
+
+def _ends_with_verb(text: str) -> bool:
+    tail = text[-40:].rstrip(" :").lower()
+    return tail.rsplit(" ", 1)[-1] in _VERB_LAST_WORDS or tail.endswith(("写道", "寫道", "のメッセージ"))
 
 _OPENER_RE = re.compile(
     r"^(?:on|pada|le|am|el|em|op|il|in\s+data|w\s+dniu|dnia|den|på|dne|d\.|el\s+día|ngày)\s", re.IGNORECASE
@@ -138,12 +158,15 @@ _DATE_FIRST_RE = re.compile(
     r".*<[^<>\s]+@[^<>\s]+>\s*:?)$",
     re.IGNORECASE,
 )
-# Decorations around an attribution: Zoho's "---- On … wrote ----", "------On … wrote-----", bold "*On … wrote:*".
-_DECORATION_RE = re.compile(r"^[\s*_-]+|[\s*_-]+$")
+
+
+_LONGEST_ATTRIBUTION = 400  # characters, after joining a wrapped one
 
 
 def _undecorate(text: str) -> str:
-    return _DECORATION_RE.sub("", text)
+    """Without the decorations around an attribution: Zoho's "---- On … wrote ----", "------On … wrote-----",
+    bold "*On … wrote:*"."""
+    return text.strip(" \t*_-")
 
 
 def is_attribution(text: str) -> bool:
@@ -153,19 +176,25 @@ def is_attribution(text: str) -> bool:
     "Op … schreef …:", "In data … ha scritto:", "W dniu … napisał:", "Den … skrev:", "… kirjoitti:"),
     "X <x@y> wrote:", and the date-first lines of Gmail and mail.ru ("ср, 30 апр. 2025 г. в 15:19, X <x@y>:",
     "2017-11-24 16:32 GMT+01:00 X <x@y>:", "2011/4/7 X <x@y>")."""
-    text = _undecorate(" ".join(text.split()))
-    if not text or len(text) > 400:
+    if len(text) > _LONGEST_ATTRIBUTION * 2:
         return False
+    text = _undecorate(" ".join(text.split()))
+    if not text or len(text) > _LONGEST_ATTRIBUTION:
+        return False
+    colon, tail = text.endswith(":"), text[-60:]
+    verb_end = _ends_with_verb(text)
+    if not (colon or verb_end or text[0].isdigit()):
+        return False  # every form ends in ":" or a verb, or starts with a date
+    if text[0].isdigit() and _DATE_FIRST_RE.match(text):
+        return True
     has_date = bool(_DATE_RE.search(text))
     has_address = bool(_ADDRESS_RE.search(text))
-    verb = bool(_VERB_END_RE.search(text) or (_VERB_RE.search(text) and text.endswith(":")))
-    if _OPENER_RE.match(text) and (has_date or has_address) and verb:
+    if not (has_date or has_address):
+        return False
+    verb = verb_end or (colon and bool(_VERB_RE.search(text)))
+    if verb and (_OPENER_RE.match(text) or colon):
         return True
-    if text.endswith(":") and _VERB_RE.search(text) and (has_date or has_address):
-        return True
-    if has_date and _ADDRESS_COLON_END_RE.search(text) and (has_address or text.count(",") >= 1):
-        return True
-    return bool(_DATE_FIRST_RE.match(text))
+    return has_date and bool(_ADDRESS_COLON_END_RE.search(tail)) and (has_address or "," in text)
 
 
 def _can_start_attribution(line: str) -> bool:
@@ -186,7 +215,7 @@ def attribution_span(lines: list[str], index: int) -> int:
     unless the next line cannot open one by itself and this line carries an opener or a date (so a
     reason line just above "On … wrote:" stays the admin's)."""
     line = lines[index]
-    if not line.strip() or line.lstrip().startswith(">") or not _can_start_attribution(line):
+    if _too_long(line) or not line.strip() or line.lstrip().startswith(">") or not _can_start_attribution(line):
         return 0
     joined, found = "", 0
     for span in range(1, 6):
@@ -216,7 +245,7 @@ def cut_inline_attribution(line: str) -> tuple[str, bool]:
 
     "NIP salah On Wed, … wrote:" gives ("NIP salah", True); a line that is an attribution from its start
     ("On Mon, 24 Nov 2026, Le Minh <le@x.vn> wrote:") is not cut."""
-    for match in _INLINE_OPENER_RE.finditer(line):
+    for match in _INLINE_OPENER_RE.finditer(line, max(0, len(line) - _LONGEST_ATTRIBUTION - 10)):
         head = line[: match.start()].rstrip()
         if head.strip() and not _strong_start(head) and is_attribution(line[match.end():]):
             return head, True
@@ -229,11 +258,11 @@ def cut_inline_attribution(line: str) -> tuple[str, bool]:
 def quote_header_span(lines: list[str], index: int) -> int:
     """Lines spanned by a recognised quote header at lines[index] (separator, header block, attribution); 0 if none."""
     line = lines[index]
-    if not line.strip():
+    if _too_long(line) or not line.strip():
         return 0
     if is_separator(line):
         return 1
-    return _header_block_span(lines, index) or attribution_span(lines, index)
+    return header_block_span(lines, index) or attribution_span(lines, index)
 
 
 _OPTION_LABELS = re.compile(
@@ -245,6 +274,8 @@ _TIME_RE = re.compile(r"(?<!\d)\d{1,2}[:.]\d{2}(?!\d)")
 
 def _label(line: str) -> tuple[str, str] | None:
     """(label, value) of a "Label: value" line with a label of at most three words, or None."""
+    if _too_long(line):
+        return None
     match = _LABEL_LINE_RE.match(line)
     if not match or len(match["label"].split()) > 3:
         return None
@@ -271,7 +302,7 @@ def looks_like_quote_header(lines: list[str], index: int) -> bool:
     date), or a run of "Label: value" lines with an address or a date in it (an Outlook block in a language
     not listed above). Option lines ("Password:", "Catatan:", ...) are never a header."""
     line = lines[index]
-    if not line.strip() or _is_option(line):
+    if _too_long(line) or not line.strip() or _is_option(line):
         return False
     if quote_header_span(lines, index) or _RULE_RE.match(line):
         return True

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from mailbot.cases.quotes import (
     attribution_span,
     cut_inline_attribution,
+    header_block_span,
     is_separator,
     quote_header_span,
 )
@@ -196,7 +197,7 @@ def _strip_quotes(text: str) -> str:
                 break
             index += span
             continue
-        if quote_header_span(lines, index):
+        if header_block_span(lines, index):
             break
         kept.append(line)
         index += 1
