@@ -1,4 +1,4 @@
-"""The only imapclient user: select, search, fetch (never setting \Seen), move and IDLE."""
+"""The only imapclient user: select, search, fetch (never setting the \\Seen flag), move and IDLE."""
 
 from __future__ import annotations
 
