@@ -113,14 +113,14 @@ _RULE_RE = re.compile(r"^\s*(?:[-_=*~#+\u2014\u2013]{3,}|[\u2014\u2013\u2015\u25
 # --------------------------------------------------------------------------- attributions ("On … wrote:")
 
 _VERB = (
-    r"wrote|writes|menulis|tulis|pisze|a\s+écrit|écrit|schrieb|schreibt|schreef|geschreven|escribió|escreveu|"
+    r"wrote|writes|menulis|pisze|a\s+écrit|écrit|schrieb|schreibt|schreef|geschreven|escribió|escreveu|"
     r"ha\s+scritto|scrisse|skrev|skriver|napisał(?:\(a\))?|napisała|napisal|kirjoitti|написал(?:\(а\))?|"
     r"написала|пишет|napsal(?:\(a\))?|írta|yazdı|a\s+scris|έγραψε|写道|寫道|のメッセージ"
 )
 _VERB_RE = re.compile(rf"(?<![\w])(?:{_VERB})(?![\w])", re.IGNORECASE)
 # The last word of each verb above (what an attribution without a colon ends with: "On … wrote").
 _VERB_LAST_WORDS = frozenset(
-    "wrote writes menulis tulis pisze écrit schrieb schreibt schreef geschreven escribió escreveu scritto "
+    "wrote writes menulis pisze écrit schrieb schreibt schreef geschreven escribió escreveu scritto "
     "scrisse skrev skriver napisał napisał(a) napisała napisal kirjoitti написал написал(а) написала пишет "
     "napsal napsal(a) írta yazdı scris έγραψε".split()
 )
@@ -129,6 +129,7 @@ _VERB_LAST_WORDS = frozenset(
 def _ends_with_verb(text: str) -> bool:
     tail = text[-40:].rstrip(" :").lower()
     return tail.rsplit(" ", 1)[-1] in _VERB_LAST_WORDS or tail.endswith(("写道", "寫道", "のメッセージ"))
+
 
 _OPENER_RE = re.compile(
     r"^(?:on|pada|le|am|el|em|op|il|in\s+data|w\s+dniu|dnia|den|på|dne|d\.|el\s+día|ngày)\s", re.IGNORECASE
@@ -202,18 +203,22 @@ def _can_start_attribution(line: str) -> bool:
     return bool(_OPENER_RE.match(text) or _ADDRESS_RE.search(text) or re.match(r"^(?:\d|\w+[,.]?\s+\d)", text))
 
 
+_WEEKDAY_FIRST_RE = re.compile(r"^\w{1,3}[,.]?\s+\d{1,2}[.,\s]")  # "ср, 30 апр.", "wt., 24 lis", "pe 20. loka…"
+
+
 def _strong_start(line: str) -> bool:
-    """Opens an attribution by itself: "On …", "Pada …", a date first ("2017-11-24 …", "ср, 30 …")."""
+    """Opens an attribution by itself: "On …", "Pada …", a date or a weekday first ("2017-11-24 …", "ср, 30 …")."""
     text = _undecorate(line.strip())
-    return bool(_OPENER_RE.match(text) or re.match(r"^(?:\d|\w{1,3}[,.]?\s+\d)", text))
+    return bool(_OPENER_RE.match(text) or _DATE_RE.match(text)
+                or (_WEEKDAY_FIRST_RE.match(text) and _DATE_RE.search(text)))
 
 
 def attribution_span(lines: list[str], index: int) -> int:
     """0, or how many lines (1 to 5) an attribution starting at lines[index] spans (clients wrap long ones).
 
-    A line is not taken as the first line of a wrapped attribution that could start on the next line,
-    unless the next line cannot open one by itself and this line carries an opener or a date (so a
-    reason line just above "On … wrote:" stays the admin's)."""
+    A line that does not open an attribution by itself (an opener, a date or a weekday first) is not
+    taken as the first line of a wrapped one that could start on the next line, so a reason line just
+    above "On … wrote:" or "X <x@y> wrote:" stays the admin's."""
     line = lines[index]
     if _too_long(line) or not line.strip() or line.lstrip().startswith(">") or not _can_start_attribution(line):
         return 0
@@ -226,10 +231,8 @@ def attribution_span(lines: list[str], index: int) -> int:
         if is_attribution(joined):
             found = span
             break
-    if found >= 2 and attribution_span(lines, index + 1):
-        text = _undecorate(line.strip())
-        if _strong_start(lines[index + 1]) or not (_OPENER_RE.match(text) or _DATE_RE.search(text)):
-            return 0
+    if found >= 2 and not _strong_start(line) and attribution_span(lines, index + 1):
+        return 0  # the attribution starts on the next line; this one is the admin's
     return found
 
 
@@ -292,15 +295,18 @@ def _header_like(line: str) -> bool:
     return found is not None and bool(found[1]) and not _OPTION_LABELS.match(found[0])
 
 
-def _dated_or_addressed(text: str) -> bool:
-    return bool(_ADDRESS_RE.search(text) or _DATE_RE.search(text))
+def _mail_header_run(run: list[str]) -> bool:
+    """Whether "Label: value" lines read as mail headers: an address in them, or a known label and a date."""
+    if any(_ADDRESS_RE.search(line) for line in run):
+        return True
+    return any(_label_kind(line) for line in run) and any(_DATE_RE.search(line) for line in run)
 
 
 def looks_like_quote_header(lines: list[str], index: int) -> bool:
     """Whether lines[index] looks like the start of a quote, recognised or not: a recognised header, a rule or
     separator line, an attribution-like line ending in ":" (with an address, a time, or a "wrote" verb and a
-    date), or a run of "Label: value" lines with an address or a date in it (an Outlook block in a language
-    not listed above). Option lines ("Password:", "Catatan:", ...) are never a header."""
+    date), or a run of "Label: value" lines that reads as mail headers (an Outlook block in a language not
+    listed above). Option lines ("Password:", "Catatan:", ...) are never a header."""
     line = lines[index]
     if _too_long(line) or not line.strip() or _is_option(line):
         return False
@@ -319,4 +325,4 @@ def looks_like_quote_header(lines: list[str], index: int) -> bool:
         if not _header_like(following):
             break
         run.append(following)
-    return len(run) >= 2 and any(_dated_or_addressed(part) for part in run)
+    return len(run) >= 2 and _mail_header_run(run)

@@ -99,7 +99,9 @@ HEADERS = {
 # Looks like a quote header without being a known one: options and reasons stop there all the same.
 UNKNOWN_HEADERS = {
     "label_run": "Absender: Bot <bot@example.go.id>\nZeitpunkt: 24.11.2026 10:05\nEmpfänger: admin",
-    "label_run_dated": "Pengirim: LPSE Mailbot\nWaktu kirim: Selasa, 24/11/2026 10.05\nPenerima: admin",
+    "label_run_id": "Pengirim: LPSE Mailbot <bot@example.go.id>\nWaktu kirim: Selasa, 24/11/2026 10.05\n"
+                    "Penerima: admin",
+    "label_run_known_dated": "Date: Selasa, 24/11/2026 10.05\nPengirim: LPSE Mailbot",
     "attribution_like": "Quelqu'un <bot@example.go.id> a dit :",
     "dated_colon": "Selasa 24/11/2026 10.05, sistem:",
     "rule": "==========",
@@ -149,11 +151,26 @@ def test_options_of_the_admins_own_block_are_still_read() -> None:
         ("NIP salah On Wed, Nov 25, 2026 at 3:59 PM, bot@example.go.id wrote:", "NIP salah"),
         ("NIP salah--- On Wed, Nov 25, 2026 at 3:59 PM, bot@example.go.id wrote:", "NIP salah"),
         ("NIP salah Pada Rab, 25 Nov 2026 15.59 Bot <bot@example.go.id> menulis:", "NIP salah"),
+        ("2 dokumen kurang On Wed, Nov 25, 2026 at 3:59 PM, bot@example.go.id wrote:", "2 dokumen kurang"),
+        ("NIP 19710311 salah On Wed, Nov 25, 2026 at 3:59 PM, bot@example.go.id wrote:", "NIP 19710311 salah"),
     ],
 )
 def test_reason_glued_to_an_attribution_is_cut_there(line: str, reason: str) -> None:
     assert parse_command(f"TOLAK\n{line}\n> SETUJU").argument == reason
     assert parse_command(f"TOLAK {line}\n> SETUJU").argument == reason
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "On Mon, 24 Nov 2026, Le Minh <le@example.vn> wrote:",
+        "24.11.2026 10:05, Le Minh <le@example.vn> пишет:",
+        "ср, 25 нояб. 2026 г. в 15:59, Den Bot <bot@example.go.id>:",
+    ],
+)
+def test_an_attribution_with_an_opener_inside_is_one_header(header: str) -> None:
+    assert parse_command(f"TOLAK\nNIP salah\n{header}\n> SETUJU").argument == "NIP salah"
+    assert new_text(f"SETUJU\n\n{header}\nPassword: Quoted123") == "SETUJU"
 
 
 def test_keyword_glued_to_an_attribution_is_refused() -> None:
@@ -187,6 +204,11 @@ def test_a_reason_line_above_an_attribution_is_not_taken_for_its_first_line(repl
 )
 def test_ordinary_lines_of_the_admin_do_not_end_the_block(reply: str) -> None:
     assert parse_command(reply).password == "Abc123def"
+
+
+def test_a_reason_may_be_written_as_label_lines() -> None:
+    reply = "TOLAK\nTanggal SK: 01/01/2024, sudah lewat\nNomor SK: 12/2024 tidak sesuai\n\nDari: Bot <b@x.go.id>"
+    assert parse_command(reply).argument == "Tanggal SK: 01/01/2024, sudah lewat\nNomor SK: 12/2024 tidak sesuai"
 
 
 def test_a_reason_may_span_lines_that_end_in_a_colon() -> None:
