@@ -1,6 +1,6 @@
 """Putting an admin's lines into a stored reply the way a mail client would: in place of the visible reply
 (text or HTML), and into the quoted part (a "> " line, the last line of an unmarked quote, a line inside the
-quoted HTML). Used by tests/unit/reply_corpus.py."""
+quoted HTML). Used by tests/support/reply_corpus.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The 204 real replies of ../shared/replies, with decisions planted the way a client would, read as the bot does.
 
 The corpus is found at MAILBOT_REPLIES_DIR or ../shared/replies next to the repository; without it the
-test is skipped, and fails under CI (env CI set). The harness is tests/unit/reply_corpus.py.
+test is skipped, and fails under CI (env CI set). The harness is tests/support/reply_corpus.py.
 """
 
 from __future__ import annotations
