@@ -33,7 +33,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, complete_request, emit_json, machine_line, median, ppk, table, verdict  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    complete_request,
+    emit_json,
+    machine_line,
+    median,
+    ppk,
+    table,
+    verdict,
+)
 from mailbot.demo.servers import EmbeddedImap, EmbeddedSmtp, ImapEndpoint  # noqa: E402
 
 TARGETS = {"cases": 0.5, "poll (empty)": 0.8}

@@ -245,7 +245,12 @@ def cmd_quarantine_requeue(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from mailbot.admin.report import build_report, parse_formats, parse_month, write_report
+    from mailbot.admin.report import (
+        build_report,
+        parse_formats,
+        parse_month,
+        write_report,
+    )
 
     try:
         formats = parse_formats(args.format)

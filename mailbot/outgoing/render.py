@@ -37,8 +37,14 @@ class Renderer:
     @property
     def env(self) -> Environment:
         if self._env is None:
-            from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
-            from jinja2 import select_autoescape
+            from jinja2 import (
+                ChoiceLoader,
+                Environment,
+                FileSystemLoader,
+                PackageLoader,
+                StrictUndefined,
+                select_autoescape,
+            )
 
             loaders: list[Any] = [PackageLoader("mailbot", "templates")]
             if self.templates_dir is not None:
