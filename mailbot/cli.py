@@ -49,11 +49,9 @@ def _now(value: str | None) -> datetime:
 def _app(args: argparse.Namespace, *, secrets_needed: bool = False) -> App:
     from mailbot.app import build_app
 
-    settings = load_settings(args.config)
-    if secrets_needed:
-        settings.require_secrets()
-    secret = settings.secret_key() if secrets_needed or os.environ.get(settings.security.secret_env) else b"-"
-    app = build_app(settings, secret=secret)
+    # Secrets are read once into the App; a command that needs a missing one (e.g. the HMAC key to queue
+    # mail) exits 2 naming its key. There is no placeholder secret.
+    app = build_app(load_settings(args.config), require_secrets=secrets_needed)
     args.opened.append(app)  # main() closes its database when the command is done
     return app
 

@@ -307,6 +307,20 @@ def test_cli_reject_with_reason(any_bot: Bot, cli: Cli) -> None:
     assert any_bot.sent("credentials") == []
 
 
+def test_a_decision_without_the_secret_exits_2_naming_the_key_and_changes_nothing(
+        any_bot: Bot, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scenario: the operator runs `reject` in a shell without MAILBOT_SECRET: one line naming
+    security.secret_env, exit 2, the case untouched and no mail (there is no placeholder key to sign
+    with); reading commands still work without it."""
+    number = review_case(any_bot, cli)
+    monkeypatch.delenv("MAILBOT_SECRET")
+    rc, out, err = cli("reject", number, "--reason", "NIP pada SK tidak sesuai")
+    assert rc == 2
+    assert "security.secret_env" in one_line(err) and "MAILBOT_SECRET" in err
+    assert cli.json("case", "show", number)["status"] == "AWAITING_REVIEW"
+    assert any_bot.sent("rejected") == []
+
+
 def test_cli_request_docs_with_note(any_bot: Bot, cli: Cli) -> None:
     """Scenario: `request-docs N --note T` → AWAITING_DOCUMENTS; 'incomplete' with T goes out at once."""
     number = review_case(any_bot, cli)
