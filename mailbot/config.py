@@ -200,7 +200,7 @@ def _imap(r: TableReader) -> ImapSettings:
         port=positive(r.get("port", int, d.port), "imap.port"),
         security=security_mode(r.get("security", str, d.security), "imap.security"),
         username=r.required("username", str),
-        password_env=env_name(r.required("password_env", str), "imap.password_env"),
+        password_env=env_name(r.required("password_env", str), "imap.password_env") or "",
         folder=r.get("folder", str, d.folder),
         processed_folder=r.get("processed_folder", str, d.processed_folder),
         quarantine_folder=r.get("quarantine_folder", str, d.quarantine_folder),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from pathlib import Path
@@ -117,7 +118,7 @@ def simple_table(cls: type, r: TableReader) -> Any:
     """Build a flat dataclass of int/str/bool fields from a table, with type checks."""
     defaults = cls()
     values = {}
-    for name in cls.__dataclass_fields__:
+    for name in (f.name for f in dataclasses.fields(cls)):
         default = getattr(defaults, name)
         values[name] = r.get(name, type(default), default)
         if isinstance(default, int) and not isinstance(default, bool) and values[name] < 0:

@@ -39,7 +39,7 @@ def indonesian_holidays(year: int) -> Mapping[date, str]:
     """Indonesian public holidays and cuti bersama of one year, date -> name (cached, read-only)."""
     import holidays  # imported on first use: building the table costs ~0.3 s a command need not pay
 
-    table = holidays.country_holidays("ID", years=year, **_country_holidays_kwargs())
+    table = holidays.country_holidays("ID", years=year, **_country_holidays_kwargs())  # type: ignore[arg-type]
     return MappingProxyType({d: str(name) for d, name in table.items() if d.year == year})
 
 

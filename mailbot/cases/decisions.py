@@ -90,7 +90,7 @@ def handle_admin_reply(s: Session, app: App, row: InboundMessage, mail: ParsedMa
         if threaded is not None and known and not any(k.case_id == threaded.id for k in known):
             raise DecisionRefused(f"kode tinjauan pada email ini milik permohonan lain, bukan permohonan "
                                   f"{threaded.number} yang Anda balas")
-        code = _valid_code(known, case, admin)
+        code = _valid_code(list(known), case, admin)
         if app.settings.admins.require_authenticated_admin_mail:
             ok, why = authenticated(mail, app.settings.admins.trusted_authserv_ids)
             if not ok:

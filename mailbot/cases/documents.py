@@ -98,7 +98,7 @@ def pdf_text(data: bytes, max_pages: int = 30) -> tuple[str, str | None]:
         if len(data) > _COLLECT_AFTER:
             # pypdf's objects form reference cycles that hold the streams it read (a scan's image data
             # included) until the cyclic collector runs: free them now, not some messages later.
-            reader = pages = None  # noqa: F841
+            reader = pages = None  # type: ignore[assignment]  # noqa: F841
             gc.collect()
     if all(text is None for text in texts):
         return "", "corrupt"

@@ -194,7 +194,7 @@ def apply(s: Session, app: App, case: Case, decision: Decision, actor: str, now:
     if decision.decided:
         claimed = s.execute(update(Case).where(Case.id == case.id, Case.status == CaseStatus(case.status))
                             .values(status=decision.new_status).execution_options(synchronize_session=False))
-        if claimed.rowcount != 1:
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
             raise DecisionRefused("perkara ini baru saja diputuskan oleh admin lain")
     if decision.password == Password.ADMIN_TYPED and admin.typed_password:
         case.proposed_password = admin.typed_password  # erased with the proposal once the mail is accepted

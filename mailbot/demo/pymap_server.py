@@ -31,7 +31,7 @@ def _patch_pymap_maildir() -> None:
 
     def get_message_metadata(self: Any, key: str) -> mailbox.MaildirMessage:
         msg = original_metadata(self, key)
-        msg.mailbot_source = (self, key)  # COPY reads the bytes from here when it writes
+        msg.mailbot_source = (self, key)  # type: ignore[attr-defined]  # COPY reads the bytes from here
         return msg
 
     def dump_message(self: Any, message: Any, target: Any, mangle_from_: bool = False) -> None:
@@ -54,10 +54,10 @@ def _patch_pymap_maildir() -> None:
         return pm.LoadedMessage(self, requirement, pm.MessageContent.parse(raw))
 
     original_metadata = pm.Maildir.get_message_metadata
-    pm.MaildirMessage = RawMaildirMessage  # the name pymap's append/copy/metadata code calls
-    pm.Maildir.get_message_metadata = get_message_metadata
-    pm.Maildir._dump_message = dump_message
-    pm.Message.load_content = load_content
+    pm.MaildirMessage = RawMaildirMessage  # type: ignore[misc]  # the name pymap's append/copy/metadata code calls
+    pm.Maildir.get_message_metadata = get_message_metadata  # type: ignore[method-assign]
+    pm.Maildir._dump_message = dump_message  # type: ignore[method-assign]
+    pm.Message.load_content = load_content  # type: ignore[method-assign]
 
 
 def _patch_pymap_whole_responses() -> None:
@@ -80,7 +80,7 @@ def _patch_pymap_whole_responses() -> None:
         except ConnectionError:
             pass
 
-    IMAPConnection.write_response = write_response
+    IMAPConnection.write_response = write_response  # type: ignore[method-assign]
 
 
 def run_pymap(argv: list[str]) -> None:

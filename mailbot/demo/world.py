@@ -55,7 +55,8 @@ def request_email(sender: str, name: str, subject: str, body: str,
 def reply_email(original: ReceivedMail, sender: str, name: str, first_lines: str) -> bytes:
     """A reply as Gmail writes it: new text on top, the original quoted below "On … wrote:"."""
     orig = original.message
-    quoted = "\n".join("> " + line for line in (orig.get_body(("plain",)).get_content()).splitlines())
+    plain = orig.get_body(("plain",))
+    quoted = "\n".join("> " + line for line in (plain.get_content() if plain else "").splitlines())
     msg = EmailMessage()
     msg["From"] = f"{name} <{sender}>"
     msg["To"] = str(orig["From"])

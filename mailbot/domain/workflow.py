@@ -166,7 +166,7 @@ def on_admin_decision(case: CaseView, action: str, *, by_email: bool = True) -> 
     for documents again restarts the reminders."""
     new = next_status(case.status, action)
     to = To.REGISTERED if action == "approve" and case.registered else To.PPK
-    sends = (Send(OUTCOME_TEMPLATE[action], to),)
+    sends: tuple[Send, ...] = (Send(OUTCOME_TEMPLATE[action], to),)
     if by_email:
         sends += (Send("admin_confirmation", To.ACTOR),)
     return Decision(action, new, sends, (f"admin decision: {action}",),

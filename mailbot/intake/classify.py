@@ -129,8 +129,8 @@ def bounced_message_ids(mail: ParsedMail) -> list[str]:
         if attachment.content_type in _EMBEDDED_HEADER_TYPES:
             text = attachment.payload.decode("utf-8", "replace")
             block = re.split(r"\r?\n\r?\n", text, maxsplit=1)[0]  # the original's header block only
-            found += [normalize_message_id(value) for value in _MESSAGE_ID_FIELD.findall(block)]
-    found += [normalize_message_id(value) for value in _MESSAGE_ID_LINE.findall(mail.text)]
+            found += [m for m in map(normalize_message_id, _MESSAGE_ID_FIELD.findall(block)) if m]
+    found += [m for m in map(normalize_message_id, _MESSAGE_ID_LINE.findall(mail.text)) if m]
     unique: list[str] = []
     for message_id in found:
         if message_id and message_id != mail.message_id and message_id not in unique:

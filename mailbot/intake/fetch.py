@@ -147,7 +147,8 @@ def _store_rows(app: App, folder: str, uidvalidity: int, items: list[tuple[int, 
                     select(InboundMessage.message_id, InboundMessage.from_addr, func.min(InboundMessage.id))
                     .where(InboundMessage.message_id.in_({m for m, _ in ids}))
                     .group_by(InboundMessage.message_id, InboundMessage.from_addr)):
-                by_id.setdefault((message_id, sender), row_id)
+                if message_id:
+                    by_id.setdefault((message_id, sender), row_id)
         for uid, reason, sha, message_id, sender, secret, raw in described:
             if uid in known:
                 statuses.append("known")

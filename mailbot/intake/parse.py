@@ -203,7 +203,7 @@ def _bare_split(data: bytes) -> Message:
     lines = re.split(rb"\r?\n", data)
     pairs: list[list[str]] = []
     index = 0
-    for index, line in enumerate(lines):
+    for index, line in enumerate(lines):  # noqa: B007 - index is where the body starts, used below
         if not line.strip():
             break
         text = line.decode("ascii", "surrogateescape")
@@ -560,7 +560,7 @@ def _date(message: Message, parser: object | None, defects: list[str]) -> dateti
     value = None
     if parser is not None:
         try:
-            value = getattr(parser, "date")
+            value = getattr(parser, "date")  # noqa: B009 - parser is typed object; its property may raise
         except Exception:
             value = None
     raw = _raw_first(message, "date")

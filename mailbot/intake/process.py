@@ -130,7 +130,7 @@ def _parse_here(app: App, row: InboundMessage, limits: Limits | None = None) -> 
     return parse_stored(app.store.get(row.raw_blob), limits or Limits.of(app.settings.limits))
 
 
-def _record_failure(app: App, row_id: int, reason: str, now: datetime) -> str:
+def _record_failure(app: App, row_id: int, reason: str, now: datetime) -> InboundStatus:
     with transaction(app.factory) as s:
         row = s.get(InboundMessage, row_id)
         assert row is not None

@@ -127,7 +127,7 @@ class _VerbatimHeaders(Compat32):
         return name, value + "".join(sourcelines[1:])
 
     def header_fetch_parse(self, name: str, value: str) -> str:  # type: ignore[override]
-        return super().header_fetch_parse(name, value.lstrip(" \t").rstrip("\r\n"))
+        return str(super().header_fetch_parse(name, value.lstrip(" \t").rstrip("\r\n")))
 
     def fold(self, name: str, value: str) -> str:  # type: ignore[override]
         if not value.endswith("\n"):  # a header we set ourselves, not one from the source

@@ -11,9 +11,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.contentmanager import (
-    _encode_text,  # the stdlib's own choice of transfer encoding
-)
+from email.contentmanager import _encode_text  # type: ignore[attr-defined]  # the stdlib's choice of encoding
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -108,7 +106,7 @@ def build_message(out: Outgoing, *, from_address: str, from_name: str, message_i
 # them); anything else goes through the same header objects as before, so encoding and folding of
 # non-ASCII or long values is unchanged. Messages with attachment names outside a plain ASCII set are
 # built entirely by the modern API.
-_MAXLEN = SMTP.max_line_length  # 78
+_MAXLEN: int = SMTP.max_line_length or 78  # 78
 _PLAIN_TEXT_RE = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
 _PLAIN_NAME_RE = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
 _PLAIN_ADDR_RE = re.compile(r"[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
@@ -255,7 +253,7 @@ def build_raw(out: Outgoing, *, from_address: str, from_name: str, message_id: s
     ctype, body = _multipart("alternative", [_text_part(out.rendered.text, "plain", False),
                                              _text_part(out.rendered.html, "html", True)])
     if att_parts:
-        ctype, body = _multipart("mixed", [ctype + b"\r\n" + b"".join(body)] + att_parts)  # type: ignore[list-item]
+        ctype, body = _multipart("mixed", [ctype + b"\r\n" + b"".join(body), *att_parts])  # type: ignore[list-item]
     head.append(ctype)
     return subject, b"".join([*head, b"\r\n", *body])
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 import enum
+from datetime import datetime, timezone
 from typing import Optional, TypeVar
 
 from sqlalchemy import (
