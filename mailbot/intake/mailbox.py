@@ -19,6 +19,19 @@ from mailbot.outgoing.tls import tls_context
 log = logging.getLogger(__name__)
 
 
+class _NoProtocolTrace(logging.Filter):
+    """Drops imapclient's protocol trace (every command and response line, i.e. fetched mail with its
+    passwords) at any level; its warnings about the connection stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "imapclient.imaplib" and record.levelno >= logging.WARNING
+
+
+_TRACE_FILTER = _NoProtocolTrace()
+for _name in ("imapclient", "imapclient.imapclient", "imapclient.imaplib", "imapclient.util"):
+    logging.getLogger(_name).addFilter(_TRACE_FILTER)  # a logger's filters see only its own records
+
+
 class MailboxError(MailbotError):
     """The IMAP server could not be reached or refused an operation."""
 
