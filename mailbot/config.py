@@ -115,6 +115,7 @@ class LimitSettings:
     max_depth: int = 10
     max_header_bytes: int = 256 * 1024
     auto_replies_per_sender_per_day: int = 5
+    admin_command_errors_per_admin_per_day: int = 10
     max_attempts: int = 3
     smtp_max_attempts: int = 8
 

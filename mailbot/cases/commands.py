@@ -15,6 +15,7 @@ __all__ = [
     "new_text",
     "parse_command",
     "find_review_codes",
+    "starts_with_keyword",
 ]
 
 
@@ -49,8 +50,10 @@ class AdminCommand:
     error: str | None  # formal Indonesian explanation when action is None
 
 
-# "SETUJU", "setuju.", "**APPROVE**!" — but not "SETUJU?" (a question is not a decision).
-_APPROVE_RE = re.compile(r"^[*_]*(?:setuju|approve)(?:[^\w?]|_)*$", re.IGNORECASE)
+# "SETUJU", "setuju.", "**APPROVE**!", "Setuju。" — only sentence punctuation (ASCII or full-width "."
+# and "!") may follow; not "SETUJU?" or "SETUJU？" (a question is no decision), nor emoji or other marks.
+_APPROVE_RE = re.compile(r"^[*_]*(?:setuju|approve)[*_]*(?:[ \t]*[.!\u3002\uff01\uff0e])*[*_]*[ \t]*$",
+                         re.IGNORECASE)
 
 
 _ARGUMENT_RE = re.compile(
@@ -220,6 +223,16 @@ def parse_command(text: str, html: str | None = None) -> AdminCommand:
         send_to_sender=bool(send) and all(_YES_RE.match(value) for value in send),
         error=None,
     )
+
+
+_KEYWORD_START_RE = re.compile(r"^[*_]*(?:setuju|approve|tolak|reject|lengkapi|incomplete)(?!\w)", re.IGNORECASE)
+
+
+def starts_with_keyword(text: str, html: str | None = None) -> bool:
+    """True when the first line of the new text begins with a decision keyword (valid or not): such mail
+    from an admin address is an attempted decision, never a request."""
+    first = next((line.strip() for line in new_text(text, html).split("\n") if line.strip()), "")
+    return bool(_KEYWORD_START_RE.match(first))
 
 
 def find_review_codes(subject: str, text: str) -> list[str]:

@@ -6,6 +6,7 @@ import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
+from email.utils import getaddresses
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.commands import AdminCommand, find_review_codes, parse_command
-from mailbot.cases.notify import base_context, case_context, queue_mail
+from mailbot.cases.notify import base_context, case_context, count_auto_reply, queue_mail
 from mailbot.cases.records import (
     AdminInput,
     DecisionRefused,
@@ -72,6 +73,16 @@ def authenticated(mail: ParsedMail, trusted_ids: tuple[str, ...]) -> tuple[bool,
 
 
 # -- email replies -------------------------------------------------------------------------
+def sole_sender(mail: ParsedMail) -> bool:
+    """True when the mail has exactly one From field naming exactly one mailbox, the one read as its
+    sender: a mail with two From fields (or two mailboxes in one) is never an admin's decision."""
+    values = mail.headers.get("from", [])
+    if len(values) != 1:
+        return False
+    boxes = [a.strip().lower() for _, a in getaddresses(values) if "@" in a]
+    return len(boxes) == 1 and boxes[0] == mail.from_addr
+
+
 def handle_admin_reply(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime) -> None:
     """Apply an admin's keyword reply if, and only if, it is authentic (SPEC §5)."""
     row.kind = "admin_reply"
@@ -87,6 +98,8 @@ def handle_admin_reply(s: Session, app: App, row: InboundMessage, mail: ParsedMa
     if case is not None:
         row.case_id = case.id
     try:
+        if not sole_sender(mail):
+            raise DecisionRefused("email ini memuat lebih dari satu pengirim (From); bukan keputusan")
         if threaded is not None and known and not any(k.case_id == threaded.id for k in known):
             raise DecisionRefused(f"kode tinjauan pada email ini milik permohonan lain, bukan permohonan "
                                   f"{threaded.number} yang Anda balas")
@@ -135,6 +148,12 @@ def refuse(s: Session, app: App, case: Case | None, admin: str, reason: str, sub
                 message_id=row.id if row else None)
     log.warning("refused decision from %s on %s: %s", admin, case.number if case else "-", reason)
     if admin not in app.settings.admins.emails:
+        return
+    cap = app.settings.limits.admin_command_errors_per_admin_per_day
+    if count_auto_reply(s, app, admin, now, cap=cap, counter="admin_command_error:") != "send":
+        # Anyone can forge an admin's From: past the daily cap the refusals are audited, not mailed.
+        add_event(s, case, "bot", "auto_reply_suppressed", now,
+                  detail=f"admin_command_error to {admin}: daily cap of {cap} reached")
         return
     ctx = (case_context(app, case, now, show_registry=True) if case
            else base_context(app, now) | {"case": None}) | {

@@ -76,15 +76,19 @@ def queue_mail(s: Session, app: App, case: Case | None, template: str, to: list[
                    contains_secret=contains_secret)
 
 
-def count_auto_reply(s: Session, app: App, sender: str, now: datetime) -> str:
-    """"send" within the daily cap, "final" for the one notice at the cap, "suppress" after it."""
+def count_auto_reply(s: Session, app: App, sender: str, now: datetime, *, cap: int | None = None,
+                     counter: str = "") -> str:
+    """"send" within the daily cap, "final" for the one notice at the cap, "suppress" after it.
+    `counter` prefixes the sender to keep a separate count (e.g. "admin_command_error:")."""
     day = now.astimezone(app.settings.tz).date().isoformat()
-    row = s.get(AutoReplyCount, (sender.lower(), day))
+    key = (counter + sender.lower())[:254]
+    row = s.get(AutoReplyCount, (key, day))
     if row is None:
-        row = AutoReplyCount(sender=sender.lower(), day=day, count=0)
+        row = AutoReplyCount(sender=key, day=day, count=0)
         s.add(row)
     row.count += 1
-    cap = app.settings.limits.auto_replies_per_sender_per_day
+    if cap is None:
+        cap = app.settings.limits.auto_replies_per_sender_per_day
     if row.count <= cap:
         return "send"
     return "final" if row.count == cap + 1 else "suppress"

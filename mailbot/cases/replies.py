@@ -24,6 +24,27 @@ _BLOCK_TAGS = frozenset(
 _SKIP_TAGS = frozenset({"script", "style", "head", "title", "template"})
 
 
+_VOID_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+
+
+# Text a mail client does not show: display:none, visibility:hidden, font-size:0, mso-hide:all, or the
+# `hidden` attribute. An attacker's hidden "SETUJU" must not be read as the admin's visible words.
+_HIDDEN_STYLE_RE = re.compile(
+    r"(?:^|[;\s])(?:display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all|"
+    r"font-size\s*:\s*0*\.?0+(?:px|pt|em|rem|%)?\s*(?:!important)?\s*(?:;|$))",
+    re.IGNORECASE,
+)
+
+
+def _hidden(attrs: list[tuple[str, str | None]]) -> bool:
+    for name, value in attrs:
+        if name == "hidden":
+            return True
+        if name == "style" and value and _HIDDEN_STYLE_RE.search(value):
+            return True
+    return False
+
+
 # Markers (in class or id) that start the quoted part in webmail and desktop clients.
 _QUOTE_MARKERS = (
     "gmail_quote",
@@ -50,6 +71,7 @@ class _HtmlToText(HTMLParser):
         self._skip_depth = 0
         self._pre_depth = 0
         self._line_start = True
+        self._hidden: list[str] = []  # open elements from the first hidden one inward
 
     def _block_break(self) -> None:
         # Adjacent block boundaries end one line, they do not make empty lines:
@@ -65,6 +87,11 @@ class _HtmlToText(HTMLParser):
             self._skip_depth = 0  # an unclosed <head> ends where <body> starts
         if tag in _SKIP_TAGS:
             self._skip_depth += 1
+            return
+        if tag not in _VOID_TAGS and (self._hidden or _hidden(attrs)):
+            self._hidden.append(tag)
+            return
+        if self._hidden:
             return
         if tag == "blockquote" or _has_quote_marker(attrs):
             self.stopped = True
@@ -82,7 +109,7 @@ class _HtmlToText(HTMLParser):
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         # <br/> and friends: never open a skip/pre scope for a self-closed tag.
-        if tag in _SKIP_TAGS or tag == "pre":
+        if tag in _SKIP_TAGS or tag == "pre" or (tag not in _VOID_TAGS and (self._hidden or _hidden(attrs))):
             return
         self.handle_starttag(tag, attrs)
 
@@ -92,13 +119,18 @@ class _HtmlToText(HTMLParser):
         if tag in _SKIP_TAGS:
             self._skip_depth = max(0, self._skip_depth - 1)
             return
+        if self._hidden:
+            if tag in self._hidden:  # close up to the matching element (HTML end tags may be missing)
+                while self._hidden and self._hidden.pop() != tag:
+                    pass
+            return
         if tag == "pre":
             self._pre_depth = max(0, self._pre_depth - 1)
         if tag in _BLOCK_TAGS and tag not in ("br", "hr"):
             self._block_break()
 
     def handle_data(self, data: str) -> None:
-        if self.stopped or self._skip_depth:
+        if self.stopped or self._skip_depth or self._hidden:
             return
         if not self._pre_depth:
             # HTML collapses whitespace; source line breaks are not text line breaks.

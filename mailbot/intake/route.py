@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.checks import evaluate_and_apply, store_documents
-from mailbot.cases.commands import find_review_codes
-from mailbot.cases.decisions import handle_admin_reply
+from mailbot.cases.commands import find_review_codes, starts_with_keyword
+from mailbot.cases.decisions import handle_admin_reply, sole_sender
 from mailbot.cases.delivery import report_delivery_failure
 from mailbot.cases.documents import PdfTexts
 from mailbot.cases.records import create_case, thread_case
@@ -52,6 +52,10 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
     if not mail.from_addr:
         _ignore(s, app, row, mail, "no sender address (From missing or unreadable)", now)
         return
+    if mail.from_addr in app.settings.admins.emails and not sole_sender(mail):
+        # Two From fields (or two mailboxes in one) naming an admin: whoever wrote it, it is no decision.
+        _refused(s, app, row, mail, now, f"more than one From mailbox naming admin {mail.from_addr}")
+        return
     if mail.from_addr in app.settings.admins.emails and _looks_like_admin_reply(s, app, mail):
         handle_admin_reply(s, app, row, mail, now)
         return
@@ -66,8 +70,8 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
 
 
 def _looks_like_admin_reply(s: Session, app: App, mail: ParsedMail) -> bool:
-    if find_review_codes(mail.subject, mail.text or ""):
-        return True
+    if find_review_codes(mail.subject, mail.text or "") or starts_with_keyword(mail.text or "", mail.html):
+        return True  # a keyword without a code or thread is refused with admin_command_error, never a case
     case = thread_case(s, app, mail)
     return case is not None and case.sender != mail.from_addr
 
@@ -91,8 +95,12 @@ def _ignore(s: Session, app: App, row: InboundMessage, mail: ParsedMail, reason:
 
 def _stranger_with_code(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime) -> None:
     """A review code from a non-admin address: a replay or a forgery. Refused, audited, never answered."""
+    _refused(s, app, row, mail, now, f"review code from non-admin address {mail.from_addr}")
+
+
+def _refused(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime, reason: str) -> None:
     row.status, row.kind = InboundStatus.IGNORED, "refused"
-    row.reason = f"review code from non-admin address {mail.from_addr}"
+    row.reason = reason
     codes = find_review_codes(mail.subject, (mail.text or "") + (mail.html or ""))
     case_id = s.scalar(select(ReviewCode.case_id).where(ReviewCode.code.in_(codes)).limit(1))
     case = s.get(Case, case_id) if case_id else thread_case(s, app, mail)

@@ -214,7 +214,7 @@ def test_html_entities_and_nbsp_become_plain_text() -> None:
 
 @pytest.mark.parametrize(
     "reply", ["SETUJU", "setuju", "Setuju.", "SETUJU!!", "approve", "APPROVE.", "**SETUJU**", "\ufeffSETUJU",
-              "\n\n  Setuju  \n", "SETUJU \U0001F44D", "\u00a0SETUJU\u00a0"],
+              "\n\n  Setuju  \n", "\u00a0SETUJU\u00a0", "Setuju\u3002", "SETUJU\uff01"],
 )
 def test_approve_keyword_alone_on_its_line(reply: str) -> None:
     assert parse_command(reply) == AdminCommand("approve", "", None, None, None, False, None)
