@@ -252,6 +252,9 @@ def _admins(r: TableReader) -> AdminSettings:
     r.finish()
     if not s.emails:
         raise ConfigError("admins.emails: list at least one admin address")
+    if s.require_authenticated_admin_mail and not s.trusted_authserv_ids:
+        raise ConfigError("admins.trusted_authserv_ids: required when require_authenticated_admin_mail = true; "
+                          "list the authserv-id your receiving mail server writes in Authentication-Results")
     return s
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import getaddresses
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
+from mailbot.cases.authresults import parse as parse_auth_results
 from mailbot.cases.commands import AdminCommand, find_review_codes, parse_command
 from mailbot.cases.notify import base_context, case_context, count_auto_reply, queue_mail
 from mailbot.cases.records import (
@@ -40,35 +40,34 @@ log = logging.getLogger(__name__)
 
 
 # -- authentication ------------------------------------------------------------------------
-_AR_SPLIT = re.compile(r";\s*")
-
-
 def authenticated(mail: ParsedMail, trusted_ids: tuple[str, ...]) -> tuple[bool, str]:
-    """dmarc=pass, or dkim=pass aligned with the From domain, in the receiving server's
-    Authentication-Results (only headers from a trusted authserv-id count when any are configured).
+    """dmarc=pass for the From domain (header.from equal to it), or dkim=pass aligned with it, in the
+    topmost Authentication-Results of a trusted authserv-id (RFC 8601, read by `authresults.parse`).
 
-    Only the topmost eligible header is read: the receiving server prepends its verdict above every
-    header the sender wrote, so a lower "dmarc=pass" may be the sender's own forgery."""
+    Without trusted ids nothing counts (any sender can write the header). Only the topmost trusted
+    header is read: the receiving server prepends its verdict above what the sender wrote, and it must
+    strip headers bearing its own id from incoming mail (RFC 8601 §5)."""
     domain = mail.from_addr.rsplit("@", 1)[-1].lower()
     trusted = {t.lower() for t in trusted_ids}
+    if not trusted:
+        return False, "admins.trusted_authserv_ids kosong: tidak ada Authentication-Results yang dapat dipercaya"
     for header in mail.headers.get("authentication-results", []):
-        parts = _AR_SPLIT.split(header.strip())
-        authserv = parts[0].split()[0].lower() if parts and parts[0] else ""
-        if trusted and authserv not in trusted:
+        ar = parse_auth_results(header)
+        if ar.authserv_id not in trusted:
             continue
-        for clause in parts[1:]:
-            c = clause.lower()
-            if re.match(r"dmarc\s*=\s*pass\b", c):
-                hf = re.search(r"header\.from\s*=\s*([^\s;]+)", c)
-                if hf and hf.group(1).lower() != domain:
-                    continue  # a pass for another domain says nothing about this From
-                return True, f"dmarc=pass ({authserv})"
-            m = re.match(r"dkim\s*=\s*pass\b.*header\.[di]\s*=\s*@?([^\s;]+)", c)
-            if m:
-                d = m.group(1).split("@")[-1]
-                if domain == d or domain.endswith("." + d):
-                    return True, f"dkim=pass aligned ({authserv})"
-        return False, f"Authentication-Results teratas ({authserv or '-'}) tanpa dmarc=pass/dkim=pass yang selaras"
+        if not ar.ok:
+            return False, f"Authentication-Results teratas ({ar.authserv_id}) tidak dapat dibaca"
+        for res in ar.results:
+            if res.result != "pass":
+                continue
+            if res.method == "dmarc" and res.props.get("header.from", "").lower() == domain:
+                return True, f"dmarc=pass ({ar.authserv_id})"
+            if res.method == "dkim":
+                d = (res.props.get("header.d") or res.props.get("header.i") or "").rsplit("@", 1)[-1].lower()
+                if d and (domain == d or domain.endswith("." + d)):
+                    return True, f"dkim=pass aligned ({ar.authserv_id})"
+        return False, (f"Authentication-Results teratas ({ar.authserv_id}) tanpa dmarc=pass/dkim=pass "
+                       "yang selaras")
     return False, "tidak ada Authentication-Results tepercaya dengan dmarc=pass/dkim=pass yang selaras"
 
 

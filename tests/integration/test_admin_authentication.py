@@ -22,8 +22,8 @@ NAME, NIP, EMAIL, USER_ID = PPK_A[0], PPK_A[1], PPK_A[2], PPK_A[3]
 
 @pytest.fixture
 def strict_bot(any_bot: Bot) -> Bot:
-    """require_authenticated_admin_mail = true, no trusted_authserv_ids."""
-    set_auth(any_bot, True)
+    """require_authenticated_admin_mail = true; trusted_authserv_ids (mandatory with it): our MX."""
+    set_auth(any_bot, True, ("mx.lpse-demo.go.id",))
     return any_bot
 
 

@@ -14,7 +14,8 @@ from mailbot.demo.servers import ReceivedMail
 from mailbot.store.models import Case
 from tests.support.bot import Bot
 from tests.support.mails import ADMIN, reply_email, request_email
-from tests.support.review import get_case, refusals, review_for, submit_case
+from tests.support.replies import with_headers
+from tests.support.review import get_case, refusals, review_for, set_auth, submit_case
 
 MALLORY = "mallory@evil.example"
 
@@ -107,3 +108,31 @@ def test_hidden_html_keyword_is_not_read(any_bot: Bot, style: str) -> None:
     assert get_case(any_bot, case).status == "AWAITING_REVIEW"
     assert any_bot.sent("credentials") == []
     assert "saya cek dulu" in refusals(any_bot)[-1].detail
+
+
+# -- 4. Authentication-Results read by RFC 8601 ------------------------------------------------------
+SMUGGLED_AR = ('mx.lpse-demo.go.id; spf=pass smtp.mailfrom="x;dmarc=pass"@evil.example; '
+               "dmarc=fail header.from=lpse-demo.go.id")
+OPENDKIM_AR = ("mx.lpse-demo.go.id; dkim=pass (2048-bit key; unprotected) header.d=lpse-demo.go.id "
+               "header.i=@lpse-demo.go.id header.b=kJ7mPq2x")
+
+
+def test_quoted_semicolon_in_authentication_results_is_no_pass(any_bot: Bot) -> None:
+    set_auth(any_bot, True, ("mx.lpse-demo.go.id",))
+    case = submit_case(any_bot)
+    raw = reply_email(review_for(any_bot, case), ADMIN, "Admin", "SETUJU")
+    any_bot.append(with_headers(raw, Authentication_Results=SMUGGLED_AR))
+    any_bot.poll()
+    assert get_case(any_bot, case).status == "AWAITING_REVIEW"
+    assert any_bot.sent("credentials") == []
+    assert "autentikasi" in refusals(any_bot)[-1].detail
+
+
+def test_opendkim_pass_with_comment_is_accepted(any_bot: Bot) -> None:
+    set_auth(any_bot, True, ("mx.lpse-demo.go.id",))
+    case = submit_case(any_bot)
+    raw = reply_email(review_for(any_bot, case), ADMIN, "Admin", "SETUJU")
+    any_bot.append(with_headers(raw, Authentication_Results=OPENDKIM_AR))
+    any_bot.poll()
+    assert get_case(any_bot, case).status == "COMPLETED"
+    assert refusals(any_bot) == []
