@@ -1,22 +1,19 @@
-"""The only pypdf user: file typing by magic bytes, PDF text, and the kinds a file holds."""
+"""File typing by magic bytes, PDF text (read by the limited worker), and the kinds a file holds."""
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import io
-import logging
 import re
-import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pypdf import PageObject, PdfReader
-
+from mailbot.cases.pdftext import pdf_text
+from mailbot.cases.pdfworker import LIMIT_MEMORY, LIMIT_TIME, PdfLimits, limited_pdf_text
 from mailbot.domain.kinds import DEFAULT_KINDS, DocumentKind
 
-log = logging.getLogger(__name__)
+__all__ = ["ACCEPTED_TYPES", "IMAGE_TYPES", "FileAnalysis", "PdfTexts", "analyse_file", "pdf_text", "sniff_type"]
 
 ACCEPTED_TYPES = frozenset({"pdf", "jpeg", "png"})
 IMAGE_TYPES = frozenset({"jpeg", "png"})
@@ -72,57 +69,6 @@ def _zip_has_word_part(data: bytes) -> bool:
         return False
 
 
-_COLLECT_AFTER = 1024 * 1024  # PDF size above which pdf_text frees pypdf's objects at once
-
-
-def pdf_text(data: bytes, max_pages: int = 30) -> tuple[str, str | None]:
-    """Return the text of the first `max_pages` pages and a problem ("encrypted", "corrupt" or None).
-
-    Never raises: pypdf signals broken files with many exception types, and a bad
-    attachment must never stop the processing of its message.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            reader = PdfReader(io.BytesIO(data), strict=False)
-            if reader.is_encrypted and not _decrypt_without_password(reader):
-                return "", "encrypted"
-            pages = list(reader.pages)[:max_pages]
-            if not pages:
-                return "", "corrupt"
-            texts = [_page_text(page) for page in pages]
-    except Exception as exc:  # noqa: BLE001 - see docstring
-        log.info("unreadable PDF (%s): %s", type(exc).__name__, exc)
-        return "", "corrupt"
-    finally:
-        if len(data) > _COLLECT_AFTER:
-            # pypdf's objects form reference cycles that hold the streams it read (a scan's image data
-            # included) until the cyclic collector runs: free them now, not some messages later.
-            reader = pages = None  # type: ignore[assignment]  # noqa: F841
-            gc.collect()
-    if all(text is None for text in texts):
-        return "", "corrupt"
-    return "\n".join(text for text in texts if text), None
-
-
-def _decrypt_without_password(reader: PdfReader) -> bool:
-    """Open a PDF that is encrypted with an empty user password (owner restrictions only)."""
-    try:
-        return bool(reader.decrypt(""))
-    except Exception as exc:  # noqa: BLE001 - e.g. AES without a crypto provider
-        log.info("cannot decrypt PDF (%s): %s", type(exc).__name__, exc)
-        return False
-
-
-def _page_text(page: PageObject) -> str | None:
-    """Return one page's text, or None when the page itself is broken."""
-    try:
-        return page.extract_text() or ""
-    except Exception as exc:  # noqa: BLE001 - one bad page must not hide the others
-        log.info("unreadable PDF page (%s): %s", type(exc).__name__, exc)
-        return None
-
-
 _PLEASE_PDF = "mohon dikirim dalam format PDF (hasil pindai dokumen yang telah ditandatangani)."
 
 _REFUSED: dict[str, str] = {
@@ -142,17 +88,24 @@ _REFUSED: dict[str, str] = {
     "mohon dikirim ulang.",
 }
 
+# A file that costs too much to read is a finding for a person, never a stuck poll.
+_LIMIT_HIT: dict[str, str] = {
+    LIMIT_TIME: "Berkas PDF perlu diperiksa manual: pembacaan PDF melebihi batas waktu.",
+    LIMIT_MEMORY: "Berkas PDF perlu diperiksa manual: pembacaan PDF melebihi batas memori.",
+}
+
 
 PdfTexts = Mapping[str, tuple[str, str | None]]  # pdf_text results computed ahead, by the file's SHA-256
 
 
 def analyse_file(
     filename: str, data: bytes, kinds: Sequence[DocumentKind] = DEFAULT_KINDS, sha256: str | None = None,
-    prepared: PdfTexts | None = None,
+    prepared: PdfTexts | None = None, pdf_limits: PdfLimits | None = None,
 ) -> FileAnalysis:
     """Type one attachment by content, say whether it is usable and which documents it holds
     (`prepared`: pdf_text results the helper process computed ahead, by SHA-256; `sha256`: the file's
-    digest when the caller has it, so it need not be hashed again to look there)."""
+    digest when the caller has it, so it need not be hashed again to look there; `pdf_limits`: what
+    reading the PDF may cost, default pdfworker.DEFAULT_LIMITS)."""
     file_type = sniff_type(data)
     by_name = _kinds_by_name(filename, kinds)
     if file_type in IMAGE_TYPES:
@@ -163,7 +116,9 @@ def analyse_file(
     if file_type not in ACCEPTED_TYPES:
         return _unusable(file_type, by_name, file_type)
     ahead = prepared.get(sha256 or hashlib.sha256(data).hexdigest()) if prepared else None
-    text, problem = ahead or pdf_text(data)
+    text, problem = ahead or limited_pdf_text(data, limits=pdf_limits)
+    if problem in _LIMIT_HIT:
+        return FileAnalysis(file_type, by_name, True, _LIMIT_HIT[problem], True, "")
     if problem is not None:
         return _unusable(file_type, by_name, problem)
     if not text.strip():

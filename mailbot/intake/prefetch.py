@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailbot.cases.documents import pdf_text, sniff_type
+from mailbot.cases.documents import sniff_type
+from mailbot.cases.pdfworker import PdfLimits, close_shared, limited_pdf_text
 from mailbot.config import LimitSettings
 from mailbot.domain.mail import ParsedMail
 from mailbot.intake.parse import SPOOL_MIN_RUN, ParseError, parse_message
@@ -34,6 +35,7 @@ class Limits:
     max_header_bytes: int
     max_attachment_bytes: int
     spool_min_run: int = SPOOL_MIN_RUN  # parse_message(spool_min_run=)
+    pdf: PdfLimits | None = None  # what reading one PDF may cost (None: pdfworker.DEFAULT_LIMITS)
 
     @classmethod
     def of(cls, limits: LimitSettings) -> Limits:
@@ -74,7 +76,7 @@ def prepare(path: str, limits: Limits, data_dir: str | None = None) -> Prepared 
         for att in parsed.mail.attachments:
             digest = store.stage(att.payload) if store is not None else hashlib.sha256(att.payload).hexdigest()
             if len(att.payload) <= limits.max_attachment_bytes and sniff_type(att.payload) == "pdf":
-                texts[digest] = pdf_text(att.payload)
+                texts[digest] = limited_pdf_text(att.payload, limits=limits.pdf)
         return Prepared(parsed.mail, None, texts)
     except Exception:  # noqa: BLE001 - see docstring
         return None
@@ -204,6 +206,7 @@ def serve() -> None:
         try:
             row_id, path, limits, data_dir = pickle.load(stdin)
         except EOFError:
+            close_shared()  # reaped before the helper exits (its CPU time is counted with the helper's)
             return
         pickle.dump((row_id, prepare(path, limits, data_dir)), stdout, protocol=pickle.HIGHEST_PROTOCOL)
         stdout.flush()
