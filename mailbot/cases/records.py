@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
+from mailbot.cases.issued import remember_issued
 from mailbot.cases.notify import (
     auto_reply,
     case_context,
@@ -211,6 +212,7 @@ def apply(s: Session, app: App, case: Case, decision: Decision, actor: str, now:
     if decision.password == Password.ERASE:
         case.proposed_password = None
     _queue_sends(s, app, case, decision, actor, now, key, extra or {}, admin)
+    remember_issued(s, app, case, decision, extra or {}, now)
     if decision.review_round:
         start_review(s, app, case, now, propose_password=decision.password == Password.PROPOSE)
 

@@ -5,21 +5,27 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 
 from mailbot.app import App
+from mailbot.domain.redaction import secret_digest
 from mailbot.domain.results import PollResult
 from mailbot.domain.states import InboundStatus
 from mailbot.intake.mailbox import ImapMailbox, ImapParams
+from mailbot.intake.prefetch import Limits, parse_stored
 from mailbot.intake.redact import (
     MAX_PASSWORD,
     _from_address,
-    _typed_password,
+    maybe_admin,
     redact_raw_message,
+    typed_password,
 )
 from mailbot.store.db import make_durable, transaction
+from mailbot.store.issued import issued_digests
 from mailbot.store.models import Case, InboundMessage, MailboxState
 
 log = logging.getLogger(__name__)
@@ -46,29 +52,50 @@ def _store_new(app: App, folder: str, uidvalidity: int, uid: int, raw: bytes, no
                            failure=f"could not be stored: {type(exc).__name__}")[0]
 
 
-def _describe(app: App, raw: bytes, failure: str = "") -> tuple[str, str | None, str, str | None, bytes]:
+@dataclass(frozen=True)
+class _Known:
+    """The passwords redaction must recognise: open proposals (in clear) and issued ones (keyed hashes)."""
+
+    proposals: list[str]
+    is_issued: Callable[[str], bool] | None
+
+
+def _known_secrets(app: App) -> _Known:
+    with transaction(app.factory) as s:
+        proposals = [p for p in s.scalars(select(Case.proposed_password).where(Case.proposed_password.is_not(None)))
+                     if p]
+        digests = issued_digests(s)
+    key = app.secrets.key
+    if key is None or not digests:
+        return _Known(proposals, None)
+    return _Known(proposals, lambda token: secret_digest(key, token) in digests)
+
+
+def _describe(app: App, raw: bytes, failure: str = "",
+              known: _Known | None = None) -> tuple[str, str | None, str, str | None, bytes]:
     """(SHA-256, Message-ID, sender, typed password, bytes to keep) of a fetched message."""
     sha = hashlib.sha256(raw).hexdigest()
     m = _MSGID_RE.search(raw[:65536])
     message_id = m.group(1).decode("ascii", "replace")[:900] if m else None
     sender = _from_address(raw)
+    known = known or _known_secrets(app)
+    # Parsed as processing will parse it, so the gate reads the same From as routing does.
+    mail = parse_stored(raw, Limits.of(app.settings.limits)).mail
     secret = None
-    if sender in app.settings.admins.emails:
+    if maybe_admin(mail, raw, app.settings.admins.emails):
         # SPEC §5: an admin's Password: line (and the proposal quoted from the review email) never
         # reaches the disk; the typed value waits in `secret` until the decision is applied.
-        secret = _typed_password(raw)
+        secret = typed_password(mail)
         if secret is not None and (len(secret) > MAX_PASSWORD or failure):
             secret = ""  # unusable: the decision is refused, the value is not kept
-        raw = redact_raw_message(raw, [v for v in [secret, *_open_proposals(app)] if v])
+        raw = redact_raw_message(raw, [v for v in [secret, *known.proposals] if v], is_secret=known.is_issued)
+    else:
+        # Anyone else (a PPK's thank-you quoting the credentials mail): the bot's own password lines,
+        # the open proposals and every password it ever sent are cut.
+        raw = redact_raw_message(raw, known.proposals, bot_only=True, is_secret=known.is_issued)
     if failure:
         message_id, sender = None, ""  # a placeholder is matched with nothing
     return sha, message_id, sender, secret, raw
-
-
-def _open_proposals(app: App) -> list[str]:
-    with transaction(app.factory) as s:
-        return [p for p in s.scalars(select(Case.proposed_password).where(Case.proposed_password.is_not(None)))
-                if p]
 
 
 def fetch_new(app: App, mb: ImapMailbox, now: datetime, result: PollResult) -> tuple[str, int]:
@@ -125,7 +152,8 @@ def _store_rows(app: App, folder: str, uidvalidity: int, items: list[tuple[int, 
     """Commit messages ((uid, raw, too-large reason)) and the advanced sync point in one transaction;
     copies of stored messages (same bytes, or same Message-ID from the same sender) become `duplicate`.
     With `failure`, each is written as a quarantined placeholder keeping its bytes."""
-    described = [(uid, reason, *_describe(app, raw, failure)) for uid, raw, reason in items]
+    recognised = _known_secrets(app)
+    described = [(uid, reason, *_describe(app, raw, failure, recognised)) for uid, raw, reason in items]
     shas = {d[2] for d in described}
     ids = {(d[3], d[4]) for d in described if d[3] and d[4]}
     statuses: list[str] = []

@@ -1,4 +1,4 @@
-"""Passwords never reach the disk: an admin's typed Password line and quoted proposals are cut from the raw mail."""
+"""Passwords never reach the disk: Password lines, quoted proposals and issued passwords are cut from the raw mail."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import base64
 import email
 import quopri
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.generator import BytesGenerator
 from email.message import Message
 from email.policy import Compat32
@@ -14,10 +14,11 @@ from email.utils import getaddresses
 from io import BytesIO
 
 from mailbot.cases.commands import parse_command
-from mailbot.domain.redaction import _redact_html, _redact_values, redact_secrets
-from mailbot.intake.parse import parse_message
+from mailbot.domain.mail import ParsedMail
+from mailbot.domain.redaction import _redact_html, _redact_values, redact_digests, redact_secrets
 
-_FROM_RE = re.compile(rb"^from:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.I | re.M)
+_FROM_RE = re.compile(rb"^from[ \t]*:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.I | re.M)
+_ADDRESS_RE = re.compile(r"[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+")
 
 
 MAX_PASSWORD = 128
@@ -34,29 +35,28 @@ def _from_address(raw: bytes) -> str:
     return addresses[0].strip().lower() if len(addresses) == 1 else ""
 
 
-def _typed_password(raw: bytes) -> str | None:
-    try:
-        mail = parse_message(raw)
-    except Exception:  # noqa: BLE001 - unreadable: nothing to keep; processing will quarantine it
+def maybe_admin(mail: ParsedMail | None, raw: bytes, admins: Sequence[str]) -> bool:
+    """True when routing could take this mail for an admin's: routing's own From (the same parse), any
+    address of any From field, or the raw From line names an admin. A mail that does not parse is
+    quarantined with its bytes kept: it counts as an admin's, so its Password lines are cut too."""
+    wanted = {a.lower() for a in admins}
+    if mail is None:
+        return True
+    fields = " ".join(mail.headers.get("from", [])).lower()
+    candidates = {mail.from_addr, _from_address(raw), *_ADDRESS_RE.findall(fields)}
+    candidates |= {a.strip().lower() for _, a in getaddresses(mail.headers.get("from", []))}
+    return bool(candidates & wanted) or any(a in fields for a in wanted)
+
+
+def typed_password(mail: ParsedMail | None) -> str | None:
+    """The value of the admin's Password: line, read as the decision will read it."""
+    if mail is None:
         return None
     return parse_command(mail.text or "", mail.html).password
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def _redact_part(part: Message, values: Sequence[str] = ()) -> bool:
+def _redact_part(part: Message, values: Sequence[str] = (), *, bot_only: bool = False,
+                 is_secret: Callable[[str], bool] | None = None) -> bool:
     """Redact one text/* leaf in place; return True when it changed."""
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
@@ -68,8 +68,10 @@ def _redact_part(part: Message, values: Sequence[str] = ()) -> bool:
         charset = "latin-1"
         text = data.decode(charset)
     is_html = part.get_content_subtype() == "html"
-    redactor = _redact_html if is_html else redact_secrets
-    redacted = _redact_values(redactor(text), values, is_html)
+    redacted = _redact_html(text, bot_only=bot_only) if is_html else redact_secrets(text, bot_only=bot_only)
+    redacted = _redact_values(redacted, values, is_html)
+    if is_secret is not None:
+        redacted = redact_digests(redacted, is_secret, is_html)
     if redacted == text:
         return False
     try:
@@ -147,19 +149,22 @@ def _flatten(msg: Message, linesep: str) -> bytes:
     return out.getvalue()
 
 
-def redact_raw_message(raw: bytes, values: Sequence[str] = ()) -> bytes:
+def redact_raw_message(raw: bytes, values: Sequence[str] = (), *, bot_only: bool = False,
+                       is_secret: Callable[[str], bool] | None = None) -> bytes:
     """Redact password values in every text/* part of a raw RFC 822 message; never raises.
 
-    Labelled lines ("Password: …") are redacted, and so is every occurrence of each known secret in
-    `values` (e.g. the typed password, the proposal quoted from the review email), in text and HTML.
-    Headers are written back verbatim; a message with nothing to redact is returned byte-identical.
+    Labelled lines ("Password: …"; with `bot_only` only the bot's own "Password sementara…:" lines) are
+    redacted, and so is every occurrence of each known secret in `values` (e.g. the typed password, the
+    proposal quoted from the review email) and every token `is_secret` recognises (an issued password,
+    by its keyed hash), in text and HTML. Headers are written back verbatim; a message with nothing to
+    redact is returned byte-identical.
     """
     try:
         msg = email.message_from_bytes(raw, policy=_VerbatimHeaders())
         changed = False
         for part in msg.walk():
             if not part.is_multipart() and part.get_content_maintype() == "text":
-                changed = _redact_part(part, values) or changed
+                changed = _redact_part(part, values, bot_only=bot_only, is_secret=is_secret) or changed
         if not changed:
             return raw
         return _flatten(msg, "\r\n" if b"\r\n" in raw else "\n")

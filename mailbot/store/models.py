@@ -255,6 +255,17 @@ class SlaRecord(Base):
     standard_minutes: Mapped[int] = mapped_column(Integer)
 
 
+class IssuedSecret(Base):
+    """A keyed hash (HMAC-SHA256 with the App's secret key) of a password the bot sent to a PPK, kept
+    after the password itself is erased so that redaction and the archive still recognise it."""
+
+    __tablename__ = "issued_secrets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class AutoReplyCount(Base):
     """Auto-replies sent per sender per day, for the flood cap of SPEC §4."""
 
