@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import getpass
 import hashlib
 import json
@@ -20,11 +21,13 @@ from sqlalchemy.orm import Session
 from mailbot.app import App
 from mailbot.cases.records import by_number
 from mailbot.domain.errors import MailbotError
+from mailbot.domain.redaction import contains_digest, secret_digest
 from mailbot.domain.states import CLOSED, OutboxStatus
 from mailbot.domain.text import sanitize_filename
 from mailbot.outgoing.compose import headers_only
 from mailbot.store.audit import add_event
 from mailbot.store.db import transaction
+from mailbot.store.issued import issued_digests
 from mailbot.store.models import Case, Event, InboundMessage, Outbox, SlaRecord
 
 REDACTED_BODY = ("[Isi email ini tidak diarsipkan karena memuat kata sandi (SPEC §5). "
@@ -150,6 +153,34 @@ def _collect(s: Session, app: App, case: Case, now: datetime) -> list[_Member]:
     return members
 
 
+def _texts(member: _Member) -> list[str]:
+    """The member as text, and for a mail also each decoded text/* part (base64 or quoted-printable)."""
+    texts = [member.data.decode("utf-8", "replace")]
+    if member.name.endswith(".eml"):
+        try:
+            for part in email.message_from_bytes(member.data).walk():
+                payload = part.get_payload(decode=True) if part.get_content_maintype() == "text" else None
+                if isinstance(payload, bytes):
+                    texts.append(payload.decode(part.get_content_charset() or "utf-8", "replace"))
+        except (LookupError, ValueError):
+            texts.append(member.data.decode("latin-1"))
+    return texts
+
+
+def _holds_issued(s: Session, app: App, members: list[_Member]) -> bool:
+    """True when a member carries a password the bot ever sent, recognised by its keyed hash (the
+    password itself was erased from the database once the credentials mail was accepted)."""
+    digests = issued_digests(s)
+    if not digests:
+        return False
+    key = app.secrets.key
+    if key is None:
+        raise ArchiveError(f"security.secret_env: environment variable {app.settings.security.secret_env} is "
+                           f"not set; it is needed to check the archive for passwords — export it and retry")
+    return any(contains_digest(text, lambda token: secret_digest(key, token) in digests)
+               for m in members for text in _texts(m))
+
+
 def _secrets_of(s: Session, case: Case) -> list[str]:
     values = [case.proposed_password or ""]
     values += [v or "" for v in s.scalars(select(InboundMessage.secret).where(InboundMessage.case_id == case.id))]
@@ -215,6 +246,8 @@ def export_case(app: App, number: str, dest: Path, *, force: bool = False, now: 
         for secret in _secrets_of(s, case):
             if any(secret.encode() in m.data for m in members):
                 raise ArchiveError(f"case {number}: a password would be written to the archive; nothing written")
+        if _holds_issued(s, app, members):
+            raise ArchiveError(f"case {number}: a password would be written to the archive; nothing written")
         meta = _case_metadata(case)
         manifest = {
             "format": "mailbot-case-archive/1",
