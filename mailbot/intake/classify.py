@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from mailbot.domain.mail import ParsedMail
 from mailbot.domain.text import normalize_message_id
 
-__all__ = ["automatic_reason", "bounced_message_ids", "detect_request_type", "is_bounce"]
+__all__ = ["automatic_reason", "bounced_message_ids", "carried_files", "detect_request_type", "is_bounce"]
 
 _BOUNCE_LOCAL_PARTS = {"mailer-daemon", "postmaster", "post_master", "mailerdaemon", "mail-daemon"}
 
@@ -87,9 +87,19 @@ def _auto_reply_reason(mail: ParsedMail) -> str | None:
         return f"auto-reply: Precedence {precedence}"
     if mail.content_type == "multipart/report":  # read receipts (MDN), abuse reports (ARF)
         return f"auto-reply: multipart/report (report-type={_report_type(mail) or 'missing'})"
-    if _AUTO_SUBJECT_PREFIX.match(mail.subject) or _AUTO_SUBJECT_ANYWHERE.search(mail.subject):
-        return f"auto-reply: Subject {mail.subject[:60]!r}"
+    # Subject words alone are no signal: a PPK writes "… - PPK sedang dinas di luar kantor" too. They
+    # count only with a header signal of an automatic sender, the null Return-Path (RFC 3834 §3.3).
+    subject_words = _AUTO_SUBJECT_PREFIX.match(mail.subject) or _AUTO_SUBJECT_ANYWHERE.search(mail.subject)
+    if subject_words and mail.return_path == "":
+        return f"auto-reply: Subject {mail.subject[:60]!r} from the null sender"
     return None
+
+
+def carried_files(mail: ParsedMail) -> list[str]:
+    """Names of the files a person attached (not embedded messages, DSN parts or inline images)."""
+    return [a.filename or "(tanpa nama)" for a in mail.attachments
+            if not a.inline and not a.content_type.startswith("message/")
+            and a.content_type not in _EMBEDDED_HEADER_TYPES]
 
 
 def _list_reason(mail: ParsedMail) -> str | None:

@@ -11,16 +11,18 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.checks import evaluate_and_apply, store_documents
-from mailbot.cases.commands import find_review_codes, starts_with_keyword
+from mailbot.cases.commands import find_review_codes, new_text, starts_with_keyword
 from mailbot.cases.decisions import handle_admin_reply, sole_sender
 from mailbot.cases.delivery import report_delivery_failure
 from mailbot.cases.documents import PdfTexts
+from mailbot.cases.notify import base_context, case_context, queue_to_admins
 from mailbot.cases.records import create_case, thread_case
 from mailbot.domain.mail import ParsedMail
 from mailbot.domain.states import CLOSED, CaseStatus, InboundStatus
 from mailbot.intake.classify import (
     automatic_reason,
     bounced_message_ids,
+    carried_files,
     detect_request_type,
     is_bounce,
 )
@@ -48,6 +50,8 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
     reason = automatic_reason(mail, app.own_addresses, app.own_domain)
     if reason is not None:
         _ignore(s, app, row, mail, reason, now)
+        if carried_files(mail) and not reason.startswith(("bounce", "own mail")):
+            _tell_admins(s, app, row, mail, None, now, "automatic", reason)  # never dropped silently
         return
     if not mail.from_addr:
         _ignore(s, app, row, mail, "no sender address (From missing or unreadable)", now)
@@ -63,10 +67,37 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
         _stranger_with_code(s, app, row, mail, now)
         return
     case = thread_case(s, app, mail)
-    if case is not None and case.sender == mail.from_addr and case.status not in CLOSED:
-        _follow_up(s, app, row, mail, case, now, pdf_texts)
+    if case is not None and case.sender == mail.from_addr:
+        if case.status in CLOSED:
+            _closed_follow_up(s, app, row, mail, case, now)
+        else:
+            _follow_up(s, app, row, mail, case, now, pdf_texts)
         return
     _new_request(s, app, row, mail, now, pdf_texts)
+
+
+def _closed_follow_up(s: Session, app: App, row: InboundMessage, mail: ParsedMail, case: Case,
+                      now: datetime) -> None:
+    """The requester writing in the thread of a closed case ("terima kasih"): part of its history, no
+    mail to them and never a new case; with files or request words, the admins are told (admin_notice)."""
+    row.case_id = case.id
+    row.kind = "followup_closed"
+    row.status = InboundStatus.PROCESSED
+    files = carried_files(mail)
+    add_event(s, case, f"ppk:{mail.from_addr}", "followup_after_close", now, message_id=row.id,
+              detail=f"{len(files)} attachment(s): " + ", ".join(files))
+    # Request words in the PPK's own new text (the subject and the quote repeat our own mail's words).
+    if files or detect_request_type("", new_text(mail.text or "", mail.html)) != "unknown":
+        _tell_admins(s, app, row, mail, case, now, "closed_case", None)
+    log.info("message %d: reply to closed case %s", row.id, case.number)
+
+
+def _tell_admins(s: Session, app: App, row: InboundMessage, mail: ParsedMail, case: Case | None, now: datetime,
+                 notice: str, reason: str | None) -> None:
+    ctx = ((case_context(app, case, now, show_registry=True) if case else base_context(app, now) | {"case": None})
+           | {"notice": notice, "message_no": row.id, "sender": mail.from_addr, "subject": mail.subject,
+              "reason": reason, "files": carried_files(mail)[:20]})
+    queue_to_admins(s, app, case, "admin_notice", ctx, (row.id,), now)
 
 
 def _looks_like_admin_reply(s: Session, app: App, mail: ParsedMail) -> bool:

@@ -11,13 +11,15 @@ from email.utils import format_datetime, make_msgid
 import pytest
 
 from mailbot.demo.servers import ReceivedMail
-from mailbot.store.models import Case
+from mailbot.store.models import Case, Event, InboundMessage
 from tests.support.bot import Bot
-from tests.support.mails import ADMIN, reply_email, request_email
+from tests.support.documents import sample_sk
+from tests.support.mails import ADMIN, PPK_A, reply_email, request_email
 from tests.support.replies import with_headers
-from tests.support.review import get_case, refusals, review_for, set_auth, submit_case
+from tests.support.review import body, get_case, refusals, review_for, set_auth, submit_case
 
 MALLORY = "mallory@evil.example"
+NAME, NIP, EMAIL = PPK_A[0], PPK_A[1], PPK_A[2]
 
 
 def _two_froms(raw: bytes, first: str, second: str) -> bytes:
@@ -136,3 +138,69 @@ def test_opendkim_pass_with_comment_is_accepted(any_bot: Bot) -> None:
     any_bot.poll()
     assert get_case(any_bot, case).status == "COMPLETED"
     assert refusals(any_bot) == []
+
+
+# -- 5. real requests are not auto-replies -------------------------------------------------------------
+@pytest.mark.parametrize("subject", ["Permohonan reset password - PPK sedang dinas di luar kantor",
+                                     "Permohonan reset password (sedang cuti, mohon dibantu)"])
+def test_request_with_out_of_office_words_in_subject_is_a_case(any_bot: Bot, subject: str) -> None:
+    case = submit_case(any_bot, subject=subject)
+    assert [m.rcpt_tos for m in any_bot.sent("review_request")] == [[ADMIN]]
+    assert get_case(any_bot, case).subject == subject
+
+
+def test_auto_reply_with_attachments_is_ignored_but_admins_are_told(any_bot: Bot) -> None:
+    any_bot.append(request_email(EMAIL, NAME, "Balasan otomatis: sedang cuti", "Saya sedang cuti.",
+                                 [("SK PPK.pdf", sample_sk(NAME, NIP))],
+                                 extra_headers={"Auto-Submitted": "auto-replied"}))
+    any_bot.poll()
+    assert any_bot.all(Case) == []
+    assert [m.rcpt_tos for m in any_bot.smtp.messages] == [[ADMIN]]
+    notice = any_bot.sent("admin_notice")
+    assert len(notice) == 1 and "SK PPK.pdf" in body(notice[0])
+    assert [r.status for r in any_bot.all(InboundMessage)] == ["ignored"]
+
+
+# -- 6. a reply to a closed case -----------------------------------------------------------------------
+def _completed_case(bot: Bot) -> tuple[Case, ReceivedMail]:
+    case = submit_case(bot)
+    bot.append(reply_email(review_for(bot, case), ADMIN, "Admin", "SETUJU"))
+    bot.poll()
+    assert get_case(bot, case).status == "COMPLETED"
+    return case, bot.sent("credentials")[0]
+
+
+def test_thank_you_to_closed_case_is_history_not_a_new_case(any_bot: Bot) -> None:
+    case, creds = _completed_case(any_bot)
+    before = len(any_bot.smtp.messages)
+    any_bot.append(reply_email(creds, EMAIL, NAME, "Terima kasih banyak, sudah bisa masuk."))
+    any_bot.poll()
+    assert [c.number for c in any_bot.all(Case)] == [case.number]
+    assert len(any_bot.smtp.messages) == before  # no incomplete to the PPK, nothing to the admins
+    events = [e for e in any_bot.all(Event) if e.kind == "followup_after_close"]
+    assert [e.case_id for e in events] == [case.id]
+    assert get_case(any_bot, case).status == "COMPLETED"
+
+
+def test_documents_to_closed_case_reach_the_admins(any_bot: Bot) -> None:
+    case, creds = _completed_case(any_bot)
+    raw = request_email(EMAIL, NAME, "Re: " + str(creds.message["Subject"]), "Terima kasih, berikut SK terbaru.",
+                        [("SK terbaru.pdf", sample_sk(NAME, NIP))],
+                        extra_headers={"In-Reply-To": str(creds.message["Message-ID"]),
+                                       "References": str(creds.message["Message-ID"])})
+    ppk_mail = [m for m in any_bot.smtp.messages if EMAIL in m.rcpt_tos]
+    any_bot.append(raw)
+    any_bot.poll()
+    assert [c.number for c in any_bot.all(Case)] == [case.number]
+    assert [m for m in any_bot.smtp.messages if EMAIL in m.rcpt_tos] == ppk_mail
+    notice = any_bot.sent("admin_notice")
+    assert [m.rcpt_tos for m in notice] == [[ADMIN]]
+    assert case.number in notice[0].header("Subject") and "SK terbaru.pdf" in body(notice[0])
+
+
+def test_new_request_words_to_closed_case_reach_the_admins(any_bot: Bot) -> None:
+    case, creds = _completed_case(any_bot)
+    any_bot.append(reply_email(creds, EMAIL, NAME, "Mohon bantuan lagi, saya lupa password lagi."))
+    any_bot.poll()
+    assert [c.number for c in any_bot.all(Case)] == [case.number]
+    assert [m.rcpt_tos for m in any_bot.sent("admin_notice")] == [[ADMIN]]

@@ -142,10 +142,20 @@ def test_auto_submitted_no_and_precedence_first_class_are_human() -> None:
     "Auto: Permohonan",
 ])
 def test_auto_reply_subjects(subject: str) -> None:
-    m = mail(base=f"From: budi@pu.example.go.id\nSubject: {subject}\n")
+    """Subject words count with a header signal (the null sender); alone, a person may write them."""
+    m = mail(base=f"From: budi@pu.example.go.id\nReturn-Path: <>\nSubject: {subject}\n")
 
     assert (reason(m) or "").startswith("auto-reply: Subject")
     assert not is_bounce(m)
+    assert reason(mail(base=f"From: budi@pu.example.go.id\nSubject: {subject}\n")) is None
+
+
+@pytest.mark.parametrize("subject", [
+    "Permohonan reset password - PPK sedang dinas di luar kantor",
+    "Permohonan user ID (sedang cuti, mohon dibantu)",
+])
+def test_request_subjects_with_auto_reply_words_are_human(subject: str) -> None:
+    assert reason(mail(base=f"From: budi@pu.example.go.id\nSubject: {subject}\n")) is None
 
 
 # --------------------------------------------------------------------------- lists and own mail

@@ -28,7 +28,7 @@ EVIL = "<script>alert(1)</script>"
 PASSWORD = "Tq7vRm2xKp9sLw4z"
 REVIEW_CODE = "RV-7K2M-Q9XD-4HPT-W3NB"
 ADMIN_TEMPLATES = {"review_request", "quarantine_alert", "admin_confirmation", "admin_command_error", "admin_digest",
-                   "delivery_failure"}
+                   "delivery_failure", "admin_notice"}
 
 
 def make_case(**overrides: Any) -> dict[str, Any]:
@@ -101,6 +101,8 @@ EXTRA: dict[str, dict[str, Any]] = {
     "auto_reply_limit": {"limit": 5},
     "quarantine_alert": {"message_no": 17, "sender": "x@example.org", "subject": "<b>Permohonan</b>",
                          "received_at": NOW, "reason": "parse error: <script>alert(1)</script>"},
+    "admin_notice": {"notice": "closed_case", "message_no": 18, "sender": "budi.santoso@banyuasinkab.go.id",
+                     "subject": "Re: Terima kasih", "reason": None, "files": ["SK baru.pdf"]},
 }
 NO_CASE = {"too_large", "auto_reply_limit", "admin_digest", "quarantine_alert"}
 
