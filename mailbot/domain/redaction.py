@@ -19,7 +19,8 @@ _SECRET_LABEL = r"\b(?:pass\s?word|passwd|pwd|kata[ \t]+sandi|sandi)\b[^:\r\n]{0
 # (review_request), cut from every inbound mail that quotes them.
 _BOT_LABEL = r"\b(?:pass\s?word|kata[ \t]+sandi)[ \t]+sementara\b[^:\r\n]{0,40}?:"
 _HTML_SPACE = r"(?:\s|&nbsp;|&#160;)"
-# Block-level tags end a value in HTML; inline ones (<span>, <b>, <code>, …) may split it.
+# Block-level tags end a value in HTML; inline ones (<span>, <b>, <code>, …) glued to its text on both
+# sides ("Pecah</span><span>Sandi") split it, so the value runs on across them.
 _HTML_BLOCK = r"/?(?:br|p|div|tr|td|th|li|ul|ol|dl|dt|dd|table|tbody|thead|blockquote|h[1-6]|hr|pre)\b"
 
 
@@ -31,7 +32,7 @@ def _html_re(label: str) -> re.Pattern[str]:
     html_label = label.replace(r"[ \t]+", rf"{_HTML_SPACE}+").replace(r"[^:\r\n]", r"[^:<\r\n]")
     return re.compile(
         rf"(?P<label>{html_label})(?P<gap>(?:{_HTML_SPACE}|<[^>]*>)*)"
-        rf"(?P<value>(?:[^<\r\n]|<(?!{_HTML_BLOCK})[^>]*>)*)",
+        rf"(?P<value>[^<\r\n]*(?:(?<=\S)(?:<(?!{_HTML_BLOCK})[^>]*>)+(?=[^\s<])[^<\r\n]*)*)",
         re.IGNORECASE,
     )
 
