@@ -27,6 +27,7 @@ LIMIT_TIME = "limit_time"  # pdf_text's problem when reading took longer than th
 LIMIT_MEMORY = "limit_memory"  # … when it needed more memory than the limit (or the worker died)
 LIMITS_HIT = frozenset({LIMIT_TIME, LIMIT_MEMORY})
 
+RECYCLE_AFTER = 1000  # files one child reads before it is replaced (≈ 0.13 s: whatever it grew is returned)
 START_SECONDS = 30.0  # how long a new worker may take to import pypdf and say it is ready
 _HEADER = struct.Struct(">Q")  # an answer's length, before its pickle
 
@@ -59,6 +60,7 @@ class PdfWorker:
         self.limits = limits
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0  # how many child processes this worker has started
+        self.jobs = 0  # files the current child was given
         self.lock = threading.Lock()
 
     def text(self, data: bytes, max_pages: int = 30, seconds: float | None = None) -> tuple[str, str | None]:
@@ -66,31 +68,38 @@ class PdfWorker:
         it exceeded `seconds` (default: the worker's limit) or its memory; in-process if no child starts."""
         seconds = self.limits.seconds if seconds is None else seconds
         with self.lock:
-            for attempt in (1, 2):
-                proc = self._running()
-                if proc is None:
-                    return pdf_text(data, max_pages)
-                try:
-                    _send(proc, (data, max_pages, seconds))
-                except (OSError, ValueError) as exc:  # died while idle (killed from outside): once more
-                    log.warning("PDF worker gone (%s); starting another", exc)
-                    self._discard()
-                    if attempt == 1:
-                        continue
-                    return pdf_text(data, max_pages)
-                try:
-                    result: tuple[str, str | None] = _receive(proc, time.monotonic() + seconds)
-                except _Gone as gone:
-                    self._discard()
-                    hit = LIMIT_TIME if gone.timed_out or proc.returncode == -signal.SIGXCPU else LIMIT_MEMORY
-                    log.warning("PDF of %d bytes not read: %s (worker %s, exit %s)", len(data), hit,
-                                gone, proc.returncode)
-                    return "", hit
-                if result[1] in LIMITS_HIT:
-                    log.warning("PDF of %d bytes not read: %s", len(data), result[1])
-                    self._discard()  # a worker that ran out of memory is not trusted with the next file
-                return result
-        raise AssertionError("unreachable")
+            result, fresh = self._read(data, max_pages, seconds)
+            if result[1] == LIMIT_MEMORY and not fresh:
+                # A child that has read many files may have grown: the file gets one try in a new one.
+                result, _ = self._read(data, max_pages, seconds)
+        if result[1] in LIMITS_HIT:
+            log.warning("PDF of %d bytes not read: %s", len(data), result[1])
+        return result
+
+    def _read(self, data: bytes, max_pages: int, seconds: float) -> tuple[tuple[str, str | None], bool]:
+        """One reading, and whether the child was new for it."""
+        for _attempt in (1, 2):
+            proc = self._running()
+            if proc is None:
+                return pdf_text(data, max_pages), True
+            fresh = self.jobs == 0
+            try:
+                _send(proc, (data, max_pages, seconds))
+            except (OSError, ValueError) as exc:  # died while idle (killed from outside): once more
+                log.warning("PDF worker gone (%s); starting another", exc)
+                self._discard()
+                continue
+            self.jobs += 1
+            try:
+                result: tuple[str, str | None] = _receive(proc, time.monotonic() + seconds)
+            except _Gone as gone:
+                self._discard()
+                log.info("PDF worker %s (exit %s)", gone, proc.returncode)
+                return ("", LIMIT_TIME if gone.timed_out or proc.returncode == -signal.SIGXCPU else LIMIT_MEMORY), fresh
+            if result[1] in LIMITS_HIT or self.jobs >= RECYCLE_AFTER:
+                self._discard()  # not trusted with the next file after running out of memory; or just old
+            return result, fresh
+        return pdf_text(data, max_pages), True
 
     def _running(self) -> subprocess.Popen[bytes] | None:
         """The live child, started if needed; None when none can start (the caller reads in-process)."""
@@ -106,7 +115,7 @@ class PdfWorker:
         except OSError as exc:
             log.warning("no PDF worker process (%s); reading PDFs without limits", exc)
             return None
-        self.proc = proc
+        self.proc, self.jobs = proc, 0
         self.starts += 1
         try:
             if _receive(proc, time.monotonic() + START_SECONDS) != "ready":

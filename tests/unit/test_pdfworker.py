@@ -75,6 +75,25 @@ def test_a_bomb_hits_the_memory_limit() -> None:
         w.close()
 
 
+def test_a_memory_limit_in_a_used_worker_is_tried_once_more_in_a_new_one() -> None:
+    w = PdfWorker(PdfLimits(seconds=30, memory_mb=64))
+    try:
+        letter = sample_request_letter("Budi Santoso", NIP)
+        w.text(letter)
+        assert w.text(pdf_bomb(2.0)) == ("", LIMIT_MEMORY)
+        assert w.starts == 2 and w.proc is None  # the used child, then a fresh one: both out of memory
+    finally:
+        w.close()
+
+
+def test_a_worker_is_recycled_after_many_files(worker: PdfWorker, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdfworker, "RECYCLE_AFTER", 3)
+    letter = sample_request_letter("Budi Santoso", NIP)
+    for _ in range(7):
+        assert worker.text(letter) == pdf_text(letter)
+    assert worker.starts == 3
+
+
 def test_ordinary_pdfs_read_exactly_as_in_process_in_one_reused_worker(worker: PdfWorker) -> None:
     for data in ordinary_pdfs():
         assert worker.text(data) == pdf_text(data)
@@ -93,8 +112,7 @@ def test_a_killed_worker_is_replaced(worker: PdfWorker) -> None:
 
 
 def test_killed_while_reading_is_a_limit_and_the_worker_is_replaced(worker: PdfWorker) -> None:
-    worker.text(b"%PDF-1.4")  # started
-    assert worker.proc is not None
+    assert worker._running() is not None and worker.proc is not None  # started, nothing read yet
     killer = threading.Timer(0.3, os.kill, (worker.proc.pid, signal.SIGKILL))  # while it reads the bomb
     killer.start()
     result = worker.text(pdf_bomb(2.0), seconds=30)
