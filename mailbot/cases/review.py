@@ -9,12 +9,24 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
+from mailbot.cases.documents import ACCEPTED_TYPES
 from mailbot.cases.notify import case_context, queue_to_admins
 from mailbot.domain.states import WANTS_PASSWORD
 from mailbot.outgoing.compose import OutgoingAttachment
 from mailbot.store.models import Case, ReviewCode
 
+_MIME = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
 REVIEW_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+_EXTENSIONS = {"pdf": (".pdf",), "jpeg": (".jpg", ".jpeg"), "png": (".png",)}
+
+
+def _safe_name(filename: str, file_type: str) -> str:
+    """The file's name ending in the extension of the type it was sniffed as ("x.exe" → "x.exe.pdf"), so
+    a mail client opens it as what it is."""
+    name = filename or "dokumen"
+    return name if name.lower().endswith(_EXTENSIONS[file_type]) else name + _EXTENSIONS[file_type][0]
 
 
 def generate_password(length: int = 14) -> str:
@@ -50,10 +62,14 @@ def start_review(s: Session, app: App, case: Case, now: datetime, *, propose_pas
         case.proposed_password = generate_password()
     password = case.proposed_password if case.request_type in WANTS_PASSWORD else None
     user_id = case.ppk.user_id if case.ppk is not None and case.ppk.user_id else None
+    # Only files that passed sniffing as an accepted type ride along from the bot's trusted address, under
+    # the type they were sniffed as; the rest (HTML forms, executables, macro documents) are listed by name.
+    attach = [d for d in case.documents if d.usable and d.file_type in ACCEPTED_TYPES]
     documents = [{"filename": d.filename, "kinds": [app.kind_label(k) for k in d.kinds], "size": d.size,
-                  "problem": d.problem, "needs_manual_check": d.needs_manual_check} for d in case.documents]
-    attachments = [OutgoingAttachment(d.filename, d.content_type or "application/octet-stream",
-                                      app.store.get(d.sha256)) for d in case.documents]
+                  "problem": d.problem, "needs_manual_check": d.needs_manual_check, "attached": d in attach}
+                 for d in case.documents]
+    attachments = [OutgoingAttachment(_safe_name(d.filename, d.file_type), _MIME[d.file_type], app.store.get(d.sha256))
+                   for d in attach]
     findings = [{"ok": f.ok, "message": f.message} for f in case.findings]
     base = case_context(app, case, now, show_registry=True) | {
         "round": case.review_round, "findings": findings, "documents": documents,

