@@ -115,8 +115,9 @@ def analyse_file(
         return FileAnalysis(file_type, by_name, True, None, True, "")
     if file_type not in ACCEPTED_TYPES:
         return _unusable(file_type, by_name, file_type)
-    ahead = prepared.get(sha256 or hashlib.sha256(data).hexdigest()) if prepared else None
-    text, problem = ahead or limited_pdf_text(data, limits=pdf_limits)
+    sha256 = sha256 or hashlib.sha256(data).hexdigest()
+    ahead = prepared.get(sha256) if prepared else None
+    text, problem = ahead or limited_pdf_text(data, limits=pdf_limits, sha256=sha256)
     if problem in _LIMIT_HIT:
         return FileAnalysis(file_type, by_name, True, _LIMIT_HIT[problem], True, "")
     if problem is not None:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -186,20 +187,34 @@ def _receive(proc: subprocess.Popen[bytes], deadline: float) -> Any:
 
 _shared: PdfWorker | None = None
 _shared_lock = threading.Lock()
+_hits: OrderedDict[tuple[str, int, PdfLimits], str] = OrderedDict()  # the files that hit a limit lately
+_HITS_KEPT = 64
 
 
-def limited_pdf_text(data: bytes, max_pages: int = 30, limits: PdfLimits | None = None) -> tuple[str, str | None]:
-    """pdf_text in this process's shared worker under `limits` (default: DEFAULT_LIMITS, read at the call)."""
+def limited_pdf_text(data: bytes, max_pages: int = 30, limits: PdfLimits | None = None,
+                     sha256: str | None = None) -> tuple[str, str | None]:
+    """pdf_text in this process's shared worker under `limits` (default: DEFAULT_LIMITS, read at the call);
+    a file that hit a limit before (by `sha256`, when given) hits it again at once."""
     global _shared
     limits = limits or DEFAULT_LIMITS
+    key = (sha256, max_pages, limits) if sha256 else None
     with _shared_lock:
+        if key is not None and key in _hits:
+            log.warning("PDF of %d bytes not read: %s (as before)", len(data), _hits[key])
+            return "", _hits[key]
         if _shared is not None and _shared.limits.memory_mb != limits.memory_mb:
             _shared.close()
             _shared = None
         if _shared is None:
             _shared = PdfWorker(limits)
         worker = _shared
-    return worker.text(data, max_pages, limits.seconds)
+    result = worker.text(data, max_pages, limits.seconds)
+    if key is not None and result[1] in LIMITS_HIT:
+        with _shared_lock:
+            _hits[key] = result[1]
+            while len(_hits) > _HITS_KEPT:
+                _hits.popitem(last=False)
+    return result
 
 
 @atexit.register

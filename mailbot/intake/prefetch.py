@@ -76,7 +76,7 @@ def prepare(path: str, limits: Limits, data_dir: str | None = None) -> Prepared 
         for att in parsed.mail.attachments:
             digest = store.stage(att.payload) if store is not None else hashlib.sha256(att.payload).hexdigest()
             if len(att.payload) <= limits.max_attachment_bytes and sniff_type(att.payload) == "pdf":
-                texts[digest] = limited_pdf_text(att.payload, limits=limits.pdf)
+                texts[digest] = limited_pdf_text(att.payload, limits=limits.pdf, sha256=digest)
         return Prepared(parsed.mail, None, texts)
     except Exception:  # noqa: BLE001 - see docstring
         return None
