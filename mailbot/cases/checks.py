@@ -49,6 +49,7 @@ class CheckOutcome:
     complete: bool
     missing: list[str]  # labels
     unusable: list[dict[str, str]]  # {filename, reason}
+    verified: bool = False  # the sender's address is in the registry
 
 
 def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> CheckOutcome:
@@ -82,7 +83,7 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
         case.ppk_id = ppk.id
     missing = [k.label for k in missing_kinds(documents, app.kinds)]
     unusable = [{"filename": d.filename, "reason": d.problem or ""} for d in documents if not d.usable]
-    return CheckOutcome(not missing, missing, unusable)
+    return CheckOutcome(not missing, missing, unusable, verified=ppk is not None and by_sender)
 
 
 def evaluate_and_apply(s: Session, app: App, case: Case, body: str, now: datetime, actor: str, *,
@@ -91,7 +92,11 @@ def evaluate_and_apply(s: Session, app: App, case: Case, body: str, now: datetim
     outcome = check_case(s, app, case, body, now)
     decision = on_documents_checked(view(s, case), outcome.complete, first_contact, outcome.missing)
     row_id = message_row.id if message_row else None
-    extra: dict[str, Any] = {"missing": outcome.missing, "unusable": outcome.unusable, "admin_note": None,
+    # To a sender not in the registry by address (perhaps a forged From) the mail names none of the files
+    # it got: a generic count, so the office never relays someone's chosen words to a third party.
+    unusable = outcome.unusable if outcome.verified else []
+    extra: dict[str, Any] = {"missing": outcome.missing, "unusable": unusable, "admin_note": None,
+                             "unusable_count": 0 if outcome.verified else len(outcome.unusable),
                              "self_service_hint": case.request_type in (RequestType.RESET_PASSWORD, RequestType.BOTH)}
     apply(s, app, case, decision, "bot", now, key=f"m{row_id}" if row_id else f"t{now.timestamp():.0f}",
           extra=extra, message_id=row_id)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.notify import auto_reply, base_context, queue_to_admins
+from mailbot.cases.records import registry_for
 from mailbot.domain.results import PollResult
 from mailbot.domain.states import InboundStatus
 from mailbot.intake.classify import automatic_reason
@@ -167,7 +168,10 @@ def reply_too_large(s: Session, app: App, row: InboundMessage, now: datetime) ->
     limit = app.settings.limits.max_message_bytes
     m = re.search(r"message of (\d+) bytes", row.reason)
     size = int(m.group(1)) if m else 0
+    # The subject is quoted back only to a sender in the registry by address: to anyone else (perhaps a
+    # forged From) the office's mail carries none of the sender's words.
+    verified = registry_for(s, mail.from_addr)[1]
     ctx = base_context(app, now) | {"size_mb": round(size / 1048576, 1), "limit_mb": round(limit / 1048576, 1),
-                                      "original_subject": mail.subject}
+                                      "original_subject": mail.subject if verified else None}
     auto_reply(s, app, None, "too_large", mail.from_addr, ctx, (row.id,), now,
                in_reply_to=mail.message_id, references=[mail.message_id] if mail.message_id else [])

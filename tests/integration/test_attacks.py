@@ -4,6 +4,7 @@ real requests taken for auto-replies, thank-yous to closed cases, relayed files 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -229,3 +230,48 @@ def test_only_accepted_files_ride_along_in_the_review_mail(any_bot: Bot) -> None
     for name in ("Panduan SPSE.html", "setup.exe", "Surat.docm"):
         assert name in text and "tidak dilampirkan" in text.rsplit(name, 1)[1].split("\n", 1)[0]
     assert b"evil.example/login" not in reviews[0].data
+
+
+# -- 8. attacker text relayed to third parties --------------------------------------------------------
+VICTIM = "korban@dinas-lain.go.id"  # not in the registry: the From an attacker forged
+BAIT_FILE = "Hadiah Rp 100 juta - klik www.evil-prize.example.docx"
+BAIT_SUBJECT = "Permohonan reset password - Hadiah Rp 100 juta klik www.evil-prize.example"
+
+
+def test_incomplete_to_unverified_sender_names_no_files(any_bot: Bot) -> None:
+    any_bot.append(request_email(VICTIM, "Korban", "Permohonan reset password", "Mohon reset password.",
+                                 [(BAIT_FILE, b"PK\x03\x04 not really a document")]))
+    any_bot.poll()
+    [inc] = any_bot.sent("incomplete")
+    assert inc.rcpt_tos == [VICTIM]
+    assert b"evil-prize" not in inc.data and "Hadiah" not in body(inc)
+    assert "1 berkas" in body(inc)
+
+
+def test_incomplete_to_registered_sender_still_names_files(any_bot: Bot) -> None:
+    any_bot.append(request_email(EMAIL, NAME, "Permohonan reset password", "Mohon reset password.",
+                                 [("scan KTP.docx", b"PK\x03\x04 not really a document")]))
+    any_bot.poll()
+    [inc] = any_bot.sent("incomplete")
+    assert "scan KTP.docx" in body(inc)
+
+
+def _too_large(bot: Bot, sender: str, subject: str) -> ReceivedMail:
+    limits = dataclasses.replace(bot.app.settings.limits, max_message_bytes=50_000)
+    bot.app.settings = dataclasses.replace(bot.app.settings, limits=limits)
+    bot.append(request_email(sender, "Pengirim", subject, "lampiran besar",
+                             [("scan.pdf", b"%PDF-1.4\n" + b"0" * 120_000)]))
+    bot.poll()
+    [mail] = bot.sent("too_large")
+    assert mail.rcpt_tos == [sender]
+    return mail
+
+
+def test_too_large_to_unverified_sender_quotes_no_subject(any_bot: Bot) -> None:
+    mail = _too_large(any_bot, VICTIM, BAIT_SUBJECT)
+    assert b"evil-prize" not in mail.data and "Hadiah" not in body(mail)
+
+
+def test_too_large_to_registered_sender_quotes_the_subject(any_bot: Bot) -> None:
+    mail = _too_large(any_bot, EMAIL, "Permohonan reset password Budi")
+    assert "Permohonan reset password Budi" in body(mail)
