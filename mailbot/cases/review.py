@@ -9,13 +9,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.cases.documents import ACCEPTED_TYPES
 from mailbot.cases.notify import case_context, queue_to_admins
 from mailbot.domain.states import WANTS_PASSWORD
 from mailbot.outgoing.compose import OutgoingAttachment
 from mailbot.store.models import Case, ReviewCode
 
-_MIME = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
+# The accepted types (documents.ACCEPTED_TYPES, not imported: listing commands must not load pypdf; a
+# test keeps the two equal) and the MIME type each is attached under.
+MIME_OF_ACCEPTED = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
 REVIEW_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -64,11 +65,11 @@ def start_review(s: Session, app: App, case: Case, now: datetime, *, propose_pas
     user_id = case.ppk.user_id if case.ppk is not None and case.ppk.user_id else None
     # Only files that passed sniffing as an accepted type ride along from the bot's trusted address, under
     # the type they were sniffed as; the rest (HTML forms, executables, macro documents) are listed by name.
-    attach = [d for d in case.documents if d.usable and d.file_type in ACCEPTED_TYPES]
+    attach = [d for d in case.documents if d.usable and d.file_type in MIME_OF_ACCEPTED]
     documents = [{"filename": d.filename, "kinds": [app.kind_label(k) for k in d.kinds], "size": d.size,
                   "problem": d.problem, "needs_manual_check": d.needs_manual_check, "attached": d in attach}
                  for d in case.documents]
-    attachments = [OutgoingAttachment(_safe_name(d.filename, d.file_type), _MIME[d.file_type], app.store.get(d.sha256))
+    attachments = [OutgoingAttachment(_safe_name(d.filename, d.file_type), MIME_OF_ACCEPTED[d.file_type], app.store.get(d.sha256))
                    for d in attach]
     findings = [{"ok": f.ok, "message": f.message} for f in case.findings]
     base = case_context(app, case, now, show_registry=True) | {

@@ -4,6 +4,7 @@ real requests taken for auto-replies, thank-yous to closed cases, relayed files 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -11,6 +12,7 @@ from email.utils import format_datetime, make_msgid
 
 import pytest
 
+from mailbot.cli import main
 from mailbot.demo.servers import ReceivedMail
 from mailbot.store.models import Case, Event, InboundMessage
 from tests.support.bot import Bot
@@ -275,3 +277,30 @@ def test_too_large_to_unverified_sender_quotes_no_subject(any_bot: Bot) -> None:
 def test_too_large_to_registered_sender_quotes_the_subject(any_bot: Bot) -> None:
     mail = _too_large(any_bot, EMAIL, "Permohonan reset password Budi")
     assert "Permohonan reset password Budi" in body(mail)
+
+
+# -- 9. terminal escapes ----------------------------------------------------------------------------
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[31mmerah\x9b1m\u202e"
+
+
+def test_cli_prints_no_control_characters(any_bot: Bot, capsys: pytest.CaptureFixture[str]) -> None:
+    subject = "Permohonan reset password " + ESCAPES
+    encoded = "=?utf-8?b?" + base64.b64encode(subject.encode()).decode() + "?="
+    raw = request_email(EMAIL, NAME, "PLACEHOLDER", f"Mohon reset password. NIP. {NIP}",
+                        [("Surat Permohonan.pdf", sample_request_letter(NAME, NIP)),
+                         ("SK\x1b[2J PPK.pdf", sample_sk(NAME, NIP))])
+    any_bot.append(raw.replace(b"Subject: PLACEHOLDER", b"Subject: " + encoded.encode()))
+    any_bot.poll()
+    [case] = any_bot.all(Case)
+    assert "\x1b" in case.subject  # stored as received
+    config = str(any_bot.workdir / "mailbot.toml")
+    for argv in (["case", "show", case.number], ["cases"], ["case", "show", case.number, "--json"]):
+        capsys.readouterr()
+        assert main(["--config", config, *argv]) == 0
+        out, err = capsys.readouterr()
+        for c in "\x1b\x07\x9b\u202e":
+            assert c not in out and c not in err, (argv, c)
+    capsys.readouterr()
+    main(["--config", config, "case", "show", case.number])
+    out = capsys.readouterr().out
+    assert "\n" in out and "merah" in out  # the layout and the text stay, the escapes go
