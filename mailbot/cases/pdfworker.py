@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mailbot.cases.pdftext import pdf_text
+from mailbot.domain.errors import MailbotError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class PdfLimits:
 DEFAULT_LIMITS = PdfLimits()  # what analyse_file and the prefetch helper use unless given others
 
 
-class _Gone(Exception):
+class _Gone(MailbotError):
     """The worker did not answer: it timed out (`timed_out`) or it died."""
 
     def __init__(self, timed_out: bool) -> None:
