@@ -32,6 +32,10 @@ LIMITS_HIT = frozenset({LIMIT_TIME, LIMIT_MEMORY})
 RECYCLE_AFTER = 1000  # files one child reads before it is replaced (≈ 0.13 s: whatever it grew is returned)
 START_SECONDS = 30.0  # how long a new worker may take to import pypdf and say it is ready
 _HEADER = struct.Struct(">Q")  # an answer's length, before its pickle
+# The loggers whose records the child sends back, at the parent's levels: the office's log configuration
+# governs pypdf's complaints as when pypdf ran in-process; at most _RECORDS_KEPT records per file.
+_FORWARDED = ("pypdf", "mailbot.cases.pdftext")
+_RECORDS_KEPT = 200
 
 
 @dataclass(frozen=True)
@@ -86,21 +90,22 @@ class PdfWorker:
                 return pdf_text(data, max_pages), True
             fresh = self.jobs == 0
             try:
-                _send(proc, (data, max_pages, seconds))
+                _send(proc, (data, max_pages, seconds, _levels()))
             except (OSError, ValueError) as exc:  # died while idle (killed from outside): once more
                 log.warning("PDF worker gone (%s); starting another", exc)
                 self._discard()
                 continue
             self.jobs += 1
             try:
-                result: tuple[str, str | None] = _receive(proc, time.monotonic() + seconds)
+                result, records = _receive(proc, time.monotonic() + seconds)
             except _Gone as gone:
                 self._discard()
                 log.info("PDF worker %s (exit %s)", gone, proc.returncode)
                 return ("", LIMIT_TIME if gone.timed_out or proc.returncode == -signal.SIGXCPU else LIMIT_MEMORY), fresh
+            _replay(records)
             if result[1] in LIMITS_HIT or self.jobs >= RECYCLE_AFTER:
                 self._discard()  # not trusted with the next file after running out of memory; or just old
-            return result, fresh
+            return (result[0], result[1]), fresh
         return pdf_text(data, max_pages), True
 
     def _running(self) -> subprocess.Popen[bytes] | None:
@@ -228,12 +233,42 @@ def close_shared() -> None:
         worker.close()
 
 
+def _levels() -> tuple[int, ...]:
+    return tuple(logging.getLogger(name).getEffectiveLevel() for name in _FORWARDED)
+
+
+def _replay(records: list[tuple[str, int, str]]) -> None:
+    """Log in this process what the child's pypdf (and pdf_text) logged."""
+    for name, level, message in records:
+        logging.getLogger(name).log(level, "%s", message)
+
+
+class _Collect(logging.Handler):
+    """The child's records of the forwarded loggers, as (logger, level, message), for the answer."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record whose arguments do not fit its format
+            message = f"{record.msg!r} % {record.args!r}"
+        if len(self.records) < _RECORDS_KEPT:
+            self.records.append((record.name, record.levelno, message))
+
+
 # -- the child --------------------------------------------------------------------------------------
 def serve(memory_mb: int) -> None:
-    """The worker's loop: (data, max_pages, seconds) in, pdf_text's answer out, until stdin ends."""
+    """The worker's loop: (data, max_pages, seconds, log levels) in, (pdf_text's answer, log records) out,
+    until stdin ends."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s [pdf]: %(message)s",
                         stream=sys.stderr)
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    collect = _Collect()
+    for name in _FORWARDED:
+        logging.getLogger(name).addHandler(collect)
+        logging.getLogger(name).propagate = False
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must not corrupt the answers
     if memory_mb > 0:
@@ -242,16 +277,19 @@ def serve(memory_mb: int) -> None:
     _answer(stdout, "ready")
     while True:
         try:
-            data, max_pages, seconds = pickle.load(stdin)
+            data, max_pages, seconds, levels = pickle.load(stdin)
         except EOFError:
             return
+        for name, level in zip(_FORWARDED, levels):
+            logging.getLogger(name).setLevel(level)
+        collect.records = []
         _cpu_budget(seconds)
         try:
             result = pdf_text(data, max_pages)
         except MemoryError:
             result = ("", LIMIT_MEMORY)
         del data
-        _answer(stdout, result)
+        _answer(stdout, (result, collect.records))
 
 
 def _cpu_budget(seconds: float) -> None:

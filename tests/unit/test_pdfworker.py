@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import signal
 import threading
@@ -163,3 +164,15 @@ def test_the_prefetch_helper_reads_pdfs_under_its_limits(tmp_path: Path) -> None
     assert time.monotonic() - t0 < SECONDS + MARGIN + 1
     assert got is not None and got.mail is not None
     assert sorted(got.pdf_texts.values()) == sorted([pdf_text(letter), ("", LIMIT_TIME)])
+
+
+def test_pypdf_logs_in_this_process_at_this_process_levels(worker: PdfWorker, caplog: pytest.LogCaptureFixture) -> None:
+    letter = sample_request_letter("Budi Santoso", NIP)
+    broken = letter[: letter.rindex(b"startxref")]  # pypdf complains, then reads it
+    with caplog.at_level(logging.DEBUG, logger="pypdf"):
+        assert worker.text(broken) == pdf_text(broken)
+    assert any(r.name.startswith("pypdf") for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.CRITICAL + 1, logger="pypdf"):
+        assert worker.text(broken) == pdf_text(broken)
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
