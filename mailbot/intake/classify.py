@@ -24,7 +24,7 @@ _BOUNCE_SUBJECT = re.compile(
 _AUTO_SUBJECT_PREFIX = re.compile(
     r"^(?:automatic reply|auto(?:matic)?[- ]?reply|autoreply|auto[- ]?response|auto:"
     r"|balasan otomatis|jawaban otomatis|abwesenheitsnotiz|réponse automatique"
-    r"|respuesta automática)",
+    r"|respuesta automática|out of (?:the )?office\s*:)",
     re.IGNORECASE,
 )
 _AUTO_SUBJECT_ANYWHERE = re.compile(r"out of (?:the )?office|sedang cuti|di luar kantor", re.IGNORECASE)
@@ -87,10 +87,12 @@ def _auto_reply_reason(mail: ParsedMail) -> str | None:
         return f"auto-reply: Precedence {precedence}"
     if mail.content_type == "multipart/report":  # read receipts (MDN), abuse reports (ARF)
         return f"auto-reply: multipart/report (report-type={_report_type(mail) or 'missing'})"
-    # Subject words alone are no signal: a PPK writes "… - PPK sedang dinas di luar kantor" too. They
-    # count only with a header signal of an automatic sender, the null Return-Path (RFC 3834 §3.3).
-    subject_words = _AUTO_SUBJECT_PREFIX.match(mail.subject) or _AUTO_SUBJECT_ANYWHERE.search(mail.subject)
-    if subject_words and mail.return_path == "":
+    # A client's auto-reply prefix ("Auto reply:", "Balasan otomatis:") at the start of the subject is
+    # one on its own; words anywhere are not: a PPK writes "… - PPK sedang dinas di luar kantor" too.
+    # They count only with a header signal of an automatic sender, the null Return-Path (RFC 3834 §3.3).
+    if _AUTO_SUBJECT_PREFIX.match(mail.subject):
+        return f"auto-reply: Subject {mail.subject[:60]!r}"
+    if _AUTO_SUBJECT_ANYWHERE.search(mail.subject) and mail.return_path == "":
         return f"auto-reply: Subject {mail.subject[:60]!r} from the null sender"
     return None
 

@@ -142,12 +142,17 @@ def test_auto_submitted_no_and_precedence_first_class_are_human() -> None:
     "Auto: Permohonan",
 ])
 def test_auto_reply_subjects(subject: str) -> None:
-    """Subject words count with a header signal (the null sender); alone, a person may write them."""
-    m = mail(base=f"From: budi@pu.example.go.id\nReturn-Path: <>\nSubject: {subject}\n")
+    m = mail(base=f"From: budi@pu.example.go.id\nSubject: {subject}\n")
 
     assert (reason(m) or "").startswith("auto-reply: Subject")
     assert not is_bounce(m)
+
+
+def test_out_of_office_words_anywhere_count_only_from_the_null_sender() -> None:
+    subject = "Re: Permohonan reset password - sedang cuti"
     assert reason(mail(base=f"From: budi@pu.example.go.id\nSubject: {subject}\n")) is None
+    nulled = mail(base=f"From: budi@pu.example.go.id\nReturn-Path: <>\nSubject: {subject}\n")
+    assert (reason(nulled) or "").startswith("auto-reply: Subject")
 
 
 @pytest.mark.parametrize("subject", [
