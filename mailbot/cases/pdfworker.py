@@ -171,11 +171,13 @@ def _receive(proc: subprocess.Popen[bytes], deadline: float) -> Any:
     """One length-prefixed answer of the child, read by the deadline; _Gone when it is late or died."""
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
+    poller = select.poll()  # not select.select: a daemon's descriptors may be numbered above 1023
+    poller.register(fd, select.POLLIN)
     buf = bytearray()
     need = _HEADER.size
     while len(buf) < need:
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+        if remaining <= 0 or not poller.poll(math.ceil(remaining * 1000)):
             raise _Gone(True)
         chunk = os.read(fd, min(need - len(buf), 1 << 20))
         if not chunk:
