@@ -65,8 +65,8 @@ def documents_readable(f: CaseFacts) -> list[Result]:
         if not d.usable:
             out.append(Result("readable", False, f"{d.filename}: tidak dapat digunakan — {d.problem}"))
         elif d.needs_manual_check:
-            out.append(Result("manual_check", False,
-                              f"{d.filename}: tidak memiliki lapisan teks, perlu diperiksa manual"))
+            why = d.problem or "tidak memiliki lapisan teks, perlu diperiksa manual"
+            out.append(Result("manual_check", False, f"{d.filename}: {why}"))
     return out
 
 

@@ -95,6 +95,13 @@ def test_unreadable_and_manual_check_documents() -> None:
     ]
 
 
+def test_a_manual_check_with_a_reason_says_that_reason() -> None:
+    """A PDF that hit the reading limit (a CPU bomb) is flagged with why, not as a scan without text."""
+    why = "Berkas PDF perlu diperiksa manual: pembacaan PDF melebihi batas waktu."
+    f = facts(documents=(doc("bom.pdf", manual=True, problem=why),))
+    assert documents_readable(f) == [Result("manual_check", False, f"bom.pdf: {why}")]
+
+
 def test_readable_documents_give_no_readability_findings() -> None:
     """Good files produce no noise in the readability rule."""
     assert documents_readable(facts(documents=(doc(), doc("sk.pdf", ("sk_pengangkatan",))))) == []
