@@ -118,6 +118,13 @@ class LimitSettings:
     admin_command_errors_per_admin_per_day: int = 10
     max_attempts: int = 3
     smtp_max_attempts: int = 8
+    pdf_seconds: int = 20  # what reading one PDF may cost (wall-clock and CPU), then a manual check
+    pdf_memory_mb: int = 512  # the PDF worker's address space
+
+    def __post_init__(self) -> None:
+        for name in ("pdf_seconds", "pdf_memory_mb"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"limits.{name}: must be at least 1")
 
 
 @dataclass(frozen=True)

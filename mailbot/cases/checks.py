@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.documents import FileAnalysis, PdfTexts, analyse_file, sniff_type
+from mailbot.cases.pdfworker import pdf_limits
 from mailbot.cases.records import apply, registry_for, view
 from mailbot.domain.findings import CaseFacts, DocFacts, RegistryFacts, evaluate
 from mailbot.domain.kinds import missing_kinds
@@ -33,7 +34,7 @@ def store_documents(s: Session, app: App, case: Case, files: Sequence[tuple[str,
             analysis = FileAnalysis(sniff_type(data[:4096]), (), False,
                                          f"ukuran berkas melebihi batas {limit // (1024 * 1024)} MB", False, "")
         else:
-            analysis = analyse_file(filename, data, app.kinds, sha, prepared)
+            analysis = analyse_file(filename, data, app.kinds, sha, prepared, pdf_limits(app.settings.limits))
         doc = Document(case_id=case.id, message_id=message_id, filename=filename, content_type=content_type,
                        file_type=analysis.file_type, size=len(data), sha256=sha, kinds=list(analysis.kinds),
                        usable=analysis.usable, needs_manual_check=analysis.needs_manual_check,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mailbot.cases.pdftext import pdf_text
+from mailbot.config import LimitSettings
 from mailbot.domain.errors import MailbotError
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,11 @@ class PdfLimits:
 
 
 DEFAULT_LIMITS = PdfLimits()  # what analyse_file and the prefetch helper use unless given others
+
+
+def pdf_limits(limits: LimitSettings) -> PdfLimits:
+    """The office's `[limits] pdf_seconds` / `pdf_memory_mb` as the worker's limits."""
+    return PdfLimits(float(limits.pdf_seconds), limits.pdf_memory_mb)
 
 
 class _Gone(MailbotError):

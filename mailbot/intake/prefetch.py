@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailbot.cases.documents import sniff_type
-from mailbot.cases.pdfworker import PdfLimits, close_shared, limited_pdf_text
+from mailbot.cases.pdfworker import PdfLimits, close_shared, limited_pdf_text, pdf_limits
 from mailbot.config import LimitSettings
 from mailbot.domain.mail import ParsedMail
 from mailbot.intake.parse import SPOOL_MIN_RUN, ParseError, parse_message
@@ -40,7 +40,7 @@ class Limits:
     @classmethod
     def of(cls, limits: LimitSettings) -> Limits:
         return cls(limits.max_attachments, limits.max_depth, limits.max_header_bytes,
-                   limits.max_attachment_bytes)
+                   limits.max_attachment_bytes, pdf=pdf_limits(limits))
 
 
 @dataclass(frozen=True)

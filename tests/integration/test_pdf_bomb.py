@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
-import pytest
-
-from mailbot.cases import pdfworker
-from mailbot.cases.pdfworker import PdfLimits
 from mailbot.domain.states import CaseStatus
 from mailbot.store.models import Case, Document
 from tests.support.bot import Bot
@@ -15,12 +12,13 @@ from tests.support.documents import sample_request_letter, sample_sk
 from tests.support.mails import PPK_A, PPK_B, request_email
 from tests.support.pdfbomb import pdf_bomb
 
-SECONDS = 1.5  # the test's limit (the default is 20 s)
+SECONDS = 2  # the test's [limits] pdf_seconds (the default is 20 s)
 
 
-def test_a_bomb_as_sk_is_a_manual_check_and_the_next_request_goes_on(any_bot: Bot,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pdfworker, "DEFAULT_LIMITS", PdfLimits(seconds=SECONDS))
+def test_a_bomb_as_sk_is_a_manual_check_and_the_next_request_goes_on(any_bot: Bot) -> None:
+    settings = any_bot.app.settings  # the office's [limits] pdf_seconds = SECONDS
+    any_bot.app.settings = dataclasses.replace(settings, limits=dataclasses.replace(settings.limits,
+                                                                                    pdf_seconds=SECONDS))
     name_a, nip_a, email_a = PPK_A[0], PPK_A[1], PPK_A[2]
     name_b, nip_b, email_b = PPK_B[0], PPK_B[1], PPK_B[2]
     bomb = pdf_bomb(3.0)  # ≈ 15 s of pypdf unlimited
