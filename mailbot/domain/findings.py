@@ -53,6 +53,20 @@ class Result:
 Rule = Callable[[CaseFacts], list[Result]]
 
 
+# How much a finding weighs for the admin's decision (issue 14): a failed check is "blocking" unless its
+# code is one that only asks the admin to look ("check"); a passed check is "fine".
+BLOCKING, CHECK, FINE = "blocking", "check", "fine"
+SEVERITIES = (BLOCKING, CHECK, FINE)
+CHECK_CODES = frozenset({"manual_check", "duplicate", "request_type", "name_registry"})
+
+
+def severity(code: str, ok: bool) -> str:
+    """The severity of a stored finding (code, ok): the one place that says it."""
+    if ok:
+        return FINE
+    return CHECK if code in CHECK_CODES else BLOCKING
+
+
 def documents_present(f: CaseFacts) -> list[Result]:
     have = {k for d in f.documents if d.usable for k in d.kinds}
     return [Result(f"document:{name}", name in have,
