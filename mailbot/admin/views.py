@@ -109,7 +109,7 @@ def quarantine_list(app: App) -> list[dict[str, Any]]:
 def quarantine_requeue(app: App, row_id: int) -> bool:
     with transaction(app.factory) as s:
         row = s.get(InboundMessage, row_id)
-        if row is None or row.status != InboundStatus.QUARANTINED:
+        if row is None or row.status != InboundStatus.QUARANTINED or row.purged_at is not None:  # purged: no raw left
             return False
         row.status, row.attempts = InboundStatus.NEW, 0
         if row.kind == "unparseable":
