@@ -63,7 +63,11 @@ def init(config: str | None, *, force: bool) -> int:
     check_storage(settings, create=True)
     _tighten(settings.data_dir, 0o700)
     print(write_env_file(settings))
-    migrate(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
     db = sqlite_path(settings.database_url)
     if db is not None:
         for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):

@@ -240,6 +240,7 @@ def _imap(r: TableReader) -> ImapSettings:
 def _smtp(r: TableReader) -> SmtpSettings:
     d = SmtpSettings()
     display_name, from_address = named_address(r.required("from_address", str), "smtp.from_address")
+    from_name = r.get("from_name", str, d.from_name)  # the display name in from_address wins
     s = SmtpSettings(
         host=r.required("host", str),
         port=positive(r.get("port", int, d.port), "smtp.port"),
@@ -247,7 +248,7 @@ def _smtp(r: TableReader) -> SmtpSettings:
         username=r.get("username", str, None) or None,
         password_env=env_name(r.get("password_env", str, None), "smtp.password_env") or None,
         from_address=from_address,
-        from_name=display_name or r.get("from_name", str, d.from_name),
+        from_name=display_name or from_name,
         timeout_seconds=positive(r.get("timeout_seconds", int, d.timeout_seconds), "smtp.timeout_seconds"),
         ca_file=ca_file_path(r, "smtp"),
         connections=positive(r.get("connections", int, d.connections), "smtp.connections"),
