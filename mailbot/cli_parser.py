@@ -99,4 +99,6 @@ def build_parser(handlers: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     sp = add("purge", "retention: delete the personal data of cases closed more than storage.retention_days ago")
     sp.add_argument("--dry-run", action="store_true", help="only list what would be purged")
     sp.add_argument("--now", help="purge as of this ISO instant (drills and tests)")
+    group("oauth", "OAuth2 sign-in of the mailbox (Microsoft 365, Google)")
+    add("oauth login", "obtain the first token with the device-code flow (open a URL, enter a code)")
     return p
