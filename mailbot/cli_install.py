@@ -101,7 +101,7 @@ def backup_command(settings: Settings, dest: Path) -> int:
 
 def restore_command(settings: Settings, src: Path) -> int:
     manifest = restore(settings, src)
-    print(f"restored {src} into {settings.data_dir} and {display_url(settings.database_url)}: {manifest.summary()}")
+    print(f"restored {src} into {settings.data_dir} and {display_url(settings.database_url)}: {manifest.summary('every SHA-256 verified')}")
     if manifest.schema != head_revision():
         print(f"the backup has schema {manifest.schema}; run `mailbot migrate` before the other commands")
     return 0

@@ -58,9 +58,9 @@ class Manifest:
     def blobs(self) -> int:
         return sum(1 for f in self.files if f["path"].startswith("blobs/"))
 
-    def summary(self) -> str:
+    def summary(self, sha: str = "SHA-256 of each in manifest.json") -> str:
         size = sum(int(f["size"]) for f in self.files)
-        return f"{self.database} database (schema {self.schema}), {self.blobs} blob(s), {size} bytes, sha256 verified"
+        return f"{self.database} database (schema {self.schema}), {self.blobs} blob(s), {size} bytes, {sha}"
 
     def as_json(self) -> bytes:
         data = {"format": FORMAT, "database": self.database, "schema": self.schema,

@@ -81,7 +81,7 @@ def test_backup_wipe_restore_brings_back_every_case_document_and_event(
     dest = tmp_path / "backup-1"
     rc, out, err = run(capsys, config, "backup", str(dest))
     assert rc == 0, err
-    assert out.startswith(f"backup {dest}: ") and "sha256 verified" in out
+    assert out.startswith(f"backup {dest}: ") and "SHA-256 of each in manifest.json" in out
     manifest = json.loads((dest / "manifest.json").read_text())
     assert manifest["format"] == "mailbot-backup/1" and manifest["schema"]
     assert {f["path"].split("/")[0] for f in manifest["files"]} == {"blobs", manifest["files"][0]["path"]}
@@ -90,7 +90,7 @@ def test_backup_wipe_restore_brings_back_every_case_document_and_event(
     wipe(bot)
     rc, out, err = run(capsys, config, "restore", str(dest))
     assert rc == 0, err
-    assert out.startswith(f"restored {dest}")
+    assert out.startswith(f"restored {dest}") and "every SHA-256 verified" in out
     bot.app = build_app(load_settings(config), migrate_db=False)  # at the current schema: nothing to migrate
     assert everything(bot.app) == before
     db = sqlite_path(bot.app.settings.database_url)

@@ -57,10 +57,10 @@ def blobs_of(app: App, number: str) -> set[str]:
 
 
 @pytest.fixture
-def world(any_bot: Bot) -> tuple[Bot, datetime, str, str]:
+def world(db_bot: Bot) -> tuple[Bot, datetime, str, str]:
     """Case A rejected (closed at t0), case B open with a document byte-identical to one of A's, and an
-    ignored auto-reply; retention 30 days. Returns (bot, t0, number A, number B)."""
-    bot = any_bot
+    ignored auto-reply; retention 30 days; SQLite and PostgreSQL. Returns (bot, t0, number A, number B)."""
+    bot = db_bot
     app = with_retention(bot, 30)
     bot.append(complete_request())
     bot.append(request_email("someone@example.org", "Someone", "Out of Office: Permohonan", "Saya sedang cuti.",
