@@ -112,6 +112,7 @@ def backup(settings: Settings, dest: Path, *, now: datetime | None = None) -> Ma
     if dest.exists() and not _is_empty_dir(dest):
         raise RestoreRefused(f"backup: {dest} exists and is not empty; give a new folder")
     writable_dir(dest.parent, "backup DEST's folder")
+    check_storage(settings)  # as the service user: SQLite may create -wal/-shm files while it reads
     engine = make_engine(settings.database_url)
     try:
         revisions = schema_revisions(engine)
