@@ -243,9 +243,10 @@ def test_root_owned_database_is_one_line(shared_dir: Path, capsys: pytest.Captur
 
 
 @needs_root
-def test_read_only_report_directory_is_one_line(shared_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Scenario: the service user writes a report into a folder it may not write → exit 2, one line naming
-    the folder; a writable one works."""
+def test_read_only_report_and_archive_directory_is_one_line(shared_dir: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Scenario: the service user writes a report or an archive into a folder it may not write → exit 2,
+    one line naming the folder; a writable one works."""
     config = init_as_root(shared_dir, capsys)
     chown_nobody(shared_dir / "data")
     out = shared_dir / "reports"
@@ -254,6 +255,9 @@ def test_read_only_report_directory_is_one_line(shared_dir: Path, capsys: pytest
     assert p.returncode == 2, p.stderr
     line = one_line(p.stderr)
     assert f"report --out: {out} is not writable by user nobody" in line and "Traceback" not in p.stderr
+    p = as_nobody(config, "archive", "export", "LPSE-CTH-2026-00001", str(out / "case.zip"))
+    assert p.returncode == 2, p.stderr
+    assert f"archive DEST's folder: {out} is not writable by user nobody" in one_line(p.stderr)
     chown_nobody(out)
     p = as_nobody(config, "report", "--month", "2026-01", "--out", str(out))
     assert p.returncode == 0, p.stderr
