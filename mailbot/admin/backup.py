@@ -23,13 +23,14 @@ from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from mailbot import version
 from mailbot.config import Settings
 from mailbot.domain.errors import MailbotError, NotReady
 from mailbot.store.access import check_storage, sqlite_path, writable_dir
 from mailbot.store.blobs import BlobStore
-from mailbot.store.db import make_engine, schema_revisions
+from mailbot.store.db import display_url, make_engine, schema_revisions
 
 FORMAT = "mailbot-backup/1"
 MANIFEST = "manifest.json"
@@ -208,6 +209,10 @@ def _refuse_unless_empty(settings: Settings, manifest: Manifest) -> None:
     engine = make_engine(settings.database_url)
     try:
         tables = inspect(engine).get_table_names()
+    except OperationalError as exc:
+        first = (str(exc.orig) if exc.orig is not None else str(exc)).strip().splitlines()[0]
+        raise RestoreRefused(f"restore: cannot open the database of database.url "
+                             f"({display_url(settings.database_url)}): {first}; create it first (createdb)") from None
     finally:
         engine.dispose()
     if tables:

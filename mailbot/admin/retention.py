@@ -142,5 +142,5 @@ def purge(app: App, now: datetime, *, dry_run: bool = False) -> PurgeResult:
         s.commit()
     if result.cases or result.messages:
         scrub(app.engine)  # the blanked texts leave the SQLite WAL too
-        log.info(result.summary())
+    log.info(result.summary())  # the daily job's one line of counts
     return result
