@@ -326,10 +326,13 @@ def test_cli_wrapper_init_and_cases_leave_the_service_users_files(shared_dir: Pa
     env_file.write_text(f"PYTHONPATH={ROOT}\nMAILBOT_SECRET={'k' * 64}\n")
     env_file.chmod(0o600)
     chown_nobody(shared_dir / "config")
+    (shared_dir / "data").mkdir(mode=0o755)  # the service user's data folder (its parent is root's)
+    chown_nobody(shared_dir / "data")
     p = subprocess.run([wrapper, "init"], capture_output=True, text=True, timeout=120, env=base | {"MAILBOT_BIN": str(real)},
                        cwd="/tmp")
     assert p.returncode == 0, p.stderr
     data = shared_dir / "data"
+    assert data.stat().st_mode & 0o777 == 0o700  # init tightened it
     assert data.stat().st_uid == (data / "mailbot.db").stat().st_uid == int(
         subprocess.run(["id", "-u", "nobody"], capture_output=True, text=True, check=True).stdout)
     p = subprocess.run([wrapper, "cases"], capture_output=True, text=True, timeout=120, env=base | {"MAILBOT_BIN": str(real)},
