@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -302,28 +303,38 @@ def test_cli_wrapper_runs_as_the_service_user_with_only_the_env_file(shared_dir:
                                      "arg=case", "arg=show", "arg=A B"]
 
 
-def nobody_can_run_python() -> bool:
-    """Whether a shell of `nobody` can start this interpreter (not where it lives under a private /root)."""
-    probe = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/bin/sh", "-c",
-                            f'exec "{sys.executable}" -c ""'], capture_output=True, timeout=60)
-    return probe.returncode == 0
+def python_for_nobody() -> tuple[str, str] | None:
+    """An interpreter of this version that a shell of `nobody` can start, and the PYTHONPATH that gives it
+    this environment's packages: this one, else the system's of the same version (when this one lives
+    under a private /root, as in some containers); None when there is none."""
+    site = sysconfig.get_paths()["purelib"]
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for python, path in ((sys.executable, ""), (f"/usr/bin/{version}", site)):
+        probe = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/bin/sh", "-c",
+                                f'exec "{python}" -c "import sys; print(sys.version_info[:2])"'],
+                               capture_output=True, text=True, timeout=60)
+        if probe.returncode == 0 and probe.stdout.strip() == str(sys.version_info[:2]):
+            return python, path
+    return None
 
 
 @needs_root
 def test_cli_wrapper_init_and_cases_leave_the_service_users_files(shared_dir: Path) -> None:
     """Scenario: root runs `deploy/mailbot-cli init` then `… cases` → data_dir and the database belong to
     the service user, and `cases` works through the wrapper."""
-    if not nobody_can_run_python():
-        pytest.skip("this interpreter is not reachable by nobody from a shell (e.g. under /root)")
+    found = python_for_nobody()
+    if found is None:
+        pytest.skip("no interpreter of this version that nobody can start")
+    python, site = found
     env_file = shared_dir / "config" / "mailbot.env"
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MAILBOT_USER": "nobody",
             "MAILBOT_ENV_FILE": str(env_file), "MAILBOT_CONFIG": str(shared_dir / "config" / "mailbot.toml")}
     wrapper = str(ROOT / "deploy" / "mailbot-cli")
     real = shared_dir / "mailbot"  # the venv's mailbot, importing this worktree
-    real.write_text(f'#!/bin/sh\nexec {sys.executable} -m mailbot "$@"\n')
+    real.write_text(f'#!/bin/sh\nexec {python} -m mailbot "$@"\n')
     real.chmod(0o755)
     (shared_dir / "config").mkdir(mode=0o755)
-    env_file.write_text(f"PYTHONPATH={ROOT}\nMAILBOT_SECRET={'k' * 64}\n")
+    env_file.write_text(f"PYTHONPATH={ROOT}{':' + site if site else ''}\nMAILBOT_SECRET={'k' * 64}\n")
     env_file.chmod(0o600)
     chown_nobody(shared_dir / "config")
     (shared_dir / "data").mkdir(mode=0o755)  # the service user's data folder (its parent is root's)
