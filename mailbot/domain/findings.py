@@ -259,7 +259,7 @@ def sender_matches_registry(f: CaseFacts) -> list[Result]:
 
 
 # -- what the SK says ----------------------------------------------------------------------------------
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _read_sk(text: str, ocr: bool, today: date) -> SkContents:
     return read_sk(text, ocr=ocr, today=today)
 
