@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailbot.domain.findings import (
     BLOCKING,
@@ -329,3 +331,9 @@ def test_every_code_a_rule_emits_has_its_intended_severity() -> None:
     assert codes <= set(BLOCKING_CODES) | CHECK_CODES
     assert {"nip_uncertain", "sk_old", "sk_contents", "sk_ppk_unread", "manual_check", "duplicate"} <= codes
     assert len(RULES) == 11
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+def test_read_sk_never_raises(text: str) -> None:
+    sk = read_sk(text, ocr=True, today=TODAY)
+    assert all(len(a.nip) == 18 for a in sk.appointees)
