@@ -199,7 +199,7 @@ def _name_before(text: str, start: int) -> str:
 
 _SIGNER_REACH = 250  # characters from a signature's title line to its NIP
 # Words of the decree's body: between a signature title and its NIP there are none of them.
-_DECREE_BODY = re.compile(r"menimbang|mengingat|memutuskan|menetapkan|kesatu|daftar|nama ?:|no nama")
+_DECREE_BODY = re.compile(r"menimbang|mengingat|memutuskan|menetapkan|kesatu|lampiran|daftar|nama ?:|no nama")
 
 
 def appointees(text: str, *, ocr: bool, today: date) -> tuple[Appointee, ...]:

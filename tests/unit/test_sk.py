@@ -337,3 +337,21 @@ def test_every_code_a_rule_emits_has_its_intended_severity() -> None:
 def test_read_sk_never_raises(text: str) -> None:
     sk = read_sk(text, ocr=True, today=TODAY)
     assert all(len(a.nip) == 18 for a in sk.appointees)
+
+
+def test_a_signer_without_nip_does_not_take_the_first_appointee_of_the_lampiran() -> None:
+    """A Bupati signs without a NIP and the lampiran's table follows at once: its first row is an appointee."""
+    text = ("MEMUTUSKAN:\nKESATU : Menetapkan PPK sebagaimana tercantum dalam Lampiran.\n"
+            "Ditetapkan di Sleman\npada tanggal 2 Januari 2026\nBUPATI SLEMAN,\n\nttd\n\nKUSTINI SRI PURNOMO\n"
+            "LAMPIRAN KEPUTUSAN BUPATI SLEMAN NOMOR 900/1/2026\nNo Nama NIP\n"
+            "1 Budi Santoso, S.T. 19711109 199602 1 007\n2 Siti Aminah, S.E. 19850214 201001 2 001\n")
+    sk = read_sk(text, ocr=True, today=TODAY)
+    assert [a.nip for a in sk.appointees] == [BUDI.nip, SITI.nip]
+    assert sk.nomor == "900/1/2026"  # only the lampiran repeats the number
+
+
+def test_a_signature_block_with_rank_and_an_on_behalf_title() -> None:
+    text = ("KESATU : Menetapkan Saudara:\nNama : Budi Santoso\nNIP : 19711109 199602 1 007\n"
+            "Ditetapkan di Sleman\npada tanggal 2 Januari 2026\na.n. BUPATI SLEMAN\nSEKRETARIS DAERAH,\n\n"
+            "Drs. HARDA KISWAYA, M.Si\nPembina Utama Madya\nNIP. 19650101 199003 1 010\n")
+    assert [(a.nama, a.nip) for a in read_sk(text, ocr=False, today=TODAY).appointees] == [("Budi Santoso", BUDI.nip)]
