@@ -110,13 +110,13 @@ def test_nips_read_from_recorded_ocr_are_exact_and_none_is_invented(name: str) -
 
 
 def test_nips_exact_over_the_recorded_set() -> None:
-    """The share of NIPs read exactly over the set (target ≥ 95 % on the benchmark's larger set)."""
+    """The share of NIPs read exactly over the recorded set: at least 95 % (the issue's target)."""
     total = found = 0
     for name in NAMES:
         text, truth = fixture(name)
         total += len(truth["nips"])
         found += len({nip for nip, exact in read_ocr_nips(text, TODAY) if exact} & set(truth["nips"]))
-    assert found / total >= 0.9, (found, total)
+    assert found / total >= 0.95, (found, total)
 
 
 @pytest.mark.parametrize(("text", "nip", "exact"), [
