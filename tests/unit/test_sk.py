@@ -259,8 +259,9 @@ def test_a_nip_read_only_after_mapping_is_uncertain_never_invalid() -> None:
 def test_a_nip_in_a_low_confidence_word_is_uncertain() -> None:
     [result] = nip_valid(facts(letter_doc(low=("199602.1", "Dengan"))))
     assert result.code == "nip_uncertain" and "tingkat keyakinan OCR rendah" in result.message
-    # words of two digits or fewer say nothing about a NIP
-    assert nip_valid(facts(letter_doc(low=("1", "02"))))[0].code == "nip_valid"
+    assert nip_valid(facts(letter_doc(low=("l9711109",))))[0].code == "nip_uncertain"
+    # words of two digits or fewer, or digits that are no group of the NIP, say nothing about it
+    assert nip_valid(facts(letter_doc(low=("1", "02", "1996", "2026"))))[0].code == "nip_valid"
 
 
 def test_letter_and_sk_that_disagree_by_a_digit_are_both_uncertain() -> None:
