@@ -1,4 +1,4 @@
-"""One poll pass: IMAP intake (commit, process, move), then timers, then the outbox flush."""
+"""The jobs (intake, outbox, timers, digest, retention, heartbeat) and one poll pass that runs them all."""
 
 from __future__ import annotations
 
@@ -13,15 +13,20 @@ from datetime import datetime, timezone
 
 from sqlalchemy import text
 
+from mailbot import metrics
 from mailbot.app import App
 from mailbot.cases.delivery import flush_outbox
-from mailbot.cases.timers import run_timers
+from mailbot.cases.timers import queue_admin_digest, run_reminders
 from mailbot.domain.errors import MailbotError
 from mailbot.domain.results import PollResult
 from mailbot.intake.fetch import fetch_new, move_done, open_mailbox
-from mailbot.intake.mailbox import ImapMailbox, MailboxError
+from mailbot.intake.mailbox import AuthenticationFailed, ImapMailbox, MailboxError
 from mailbot.intake.process import Route, process_pending
 from mailbot.intake.route import route as route_message
+from mailbot.ops.alerts import run_alerts
+from mailbot.ops.status import cases_by_state, gather
+from mailbot.store import health
+from mailbot.store.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -59,25 +64,69 @@ def instance_lock(app: App) -> Iterator[None]:
         os.close(fd)
 
 
-# -- the whole pass ------------------------------------------------------------------------
-def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | None = None,
-              route: Route = route_message) -> PollResult:
-    """Fetch+process+move, timers, flush. A failing part is logged and the others still run.
+# -- the jobs (the daemon schedules each on its own; poll_once runs them all in turn) ------------
+def poll_job(app: App, now: datetime, result: PollResult, *, mailbox: ImapMailbox | None = None,
+             route: Route = route_message) -> None:
+    """IMAP intake: fetch+process+move, then the heartbeat of IMAP and of the poll (one transaction).
 
-    `route` dispatches each parsed message (mailbot.intake.route.route; process_pending's `route`)."""
-    now = now or datetime.now(timezone.utc)
-    result = PollResult()
+    A rejected login is not retried within the poll, and the next poll that tries again waits
+    LOGIN_BACKOFF_MINUTES (state in the health table: a restart does not reset it). A network error is
+    retried `imap.reconnect_attempts` times with backoff, as a restarting server needs."""
+    started = time.monotonic()
+    with transaction(app.factory) as s:
+        blocked = health.login_blocked_until(s, now) if mailbox is None else None
+    error, auth = "", False
+    if blocked is not None:
+        error = f"IMAP login was rejected; not trying again before {blocked.isoformat()}"
+        log.warning("%s", error)
+        result.errors.append(error)
+        process_pending(app, now, result, route=route)  # messages committed earlier still get processed
+    else:
+        error, auth = _intake_with_retries(app, now, result, mailbox, route)
+    seconds = time.monotonic() - started
+    with transaction(app.factory) as s:
+        if blocked is not None:
+            pass  # the backoff row stays as it is: no attempt was made
+        elif error and error != _DATABASE:
+            h = health.mark_failed(s, health.IMAP, now, error, auth=auth)
+            if auth:
+                log.error("IMAP login rejected (%d in a row); next attempt at %s", h.failures,
+                          h.next_attempt_at.isoformat() if h.next_attempt_at else "-")
+        elif not error:
+            health.mark_ok(s, health.IMAP, now)
+        if error:
+            health.mark_failed(s, health.POLL, now, error)
+        else:
+            health.mark_ok(s, health.POLL, now, {"seconds": round(seconds, 3), "fetched": result.fetched,
+                                                 "processed": result.processed})
+    metrics.observe_poll(seconds, result)
+    log.info("poll job: fetched=%d processed=%d ignored=%d duplicates=%d quarantined=%d moved=%d "
+             "seconds=%.2f%s", result.fetched, result.processed, result.ignored, result.duplicates,
+             result.quarantined, result.moved, seconds, f" error={error}" if error else "")
+
+
+_DATABASE = "intake: database"
+
+
+def _intake_with_retries(app: App, now: datetime, result: PollResult, mailbox: ImapMailbox | None,
+                         route: Route) -> tuple[str, bool]:
+    """(error, credentials rejected) of the intake; ("", False) when it went through."""
     delay = 1.0
     for attempt in range(1, app.settings.imap.reconnect_attempts + 1):
         try:
             intake(app, now, result, mailbox, route=route)
-            break
+            return "", False
+        except AuthenticationFailed as exc:
+            # Never again within this poll: each try counts towards the server's account lock.
+            result.errors.append(str(exc))
+            process_pending(app, now, result, route=route)
+            return str(exc), True
         except MailboxError as exc:
             if attempt == app.settings.imap.reconnect_attempts:
                 log.error("IMAP intake failed: %s", exc)
                 result.errors.append(str(exc))
                 process_pending(app, now, result, route=route)  # messages committed earlier still get processed
-                break
+                return str(exc), False
             # A restarting server or a dropped connection: what was committed stays committed, so a
             # reconnect simply carries on from the sync point.
             log.warning("IMAP intake failed (%s); reconnecting in %.0f s", exc, delay)
@@ -86,9 +135,77 @@ def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | N
         except Exception as exc:  # noqa: BLE001 - e.g. the database: timers and the outbox still run
             log.exception("intake failed")
             result.errors.append(f"intake: {type(exc).__name__}: {exc}")
-            break
-    run_timers(app, now, result)
+            return _DATABASE, False
+    return "", False
+
+
+def outbox_job(app: App, now: datetime, result: PollResult) -> None:
+    """Send what is due; the SMTP heartbeat (failing only when the server cannot be reached)."""
+    before = (result.sent, result.retried, result.failed)
+    result.smtp_error, result.smtp_ok = "", False
     flush_outbox(app, now, result)
+    if result.smtp_error or result.smtp_ok:
+        with transaction(app.factory) as s:
+            if result.smtp_error:
+                health.mark_failed(s, health.SMTP, now, result.smtp_error)
+            else:
+                health.mark_ok(s, health.SMTP, now)
+    sent, retried, failed = (result.sent - before[0], result.retried - before[1], result.failed - before[2])
+    metrics.count_mails(sent, retried, failed)
+    log.info("outbox job: sent=%d retried=%d failed=%d%s", sent, retried, failed,
+             f" smtp_error={result.smtp_error}" if result.smtp_error else "")
+
+
+def timers_job(app: App, now: datetime, result: PollResult) -> None:
+    """Document reminders and expiry (each case in its own transaction)."""
+    before = result.timers
+    run_reminders(app, now, result)
+    log.info("timers job: reminders_and_expiries=%d", result.timers - before)
+
+
+def digest_job(app: App, now: datetime, result: PollResult) -> None:
+    """The morning digest to the admins (one transaction; once per admin per day)."""
+    n = queue_admin_digest(app, now)
+    result.timers += n
+    log.info("digest job: queued=%d", n)
+
+
+def retention_job(app: App, now: datetime, result: PollResult) -> None:
+    """The retention purge (SPEC §6, issue 13 point 7) goes here; until it is wired, nothing is purged."""
+    log.info("retention job: purged=0 (retention not configured)")
+
+
+def heartbeat_job(app: App, now: datetime, result: PollResult) -> int:
+    """The process's heartbeat, the status checks, the ops_alert mails that follow (one transaction
+    each) and the metrics gauges. Returns how many alert mails were queued."""
+    with transaction(app.factory) as s:
+        health.mark_ok(s, health.DAEMON, now, {"pid": os.getpid()})
+    status = gather(app, now)
+    queued = run_alerts(app, now, status)
+    metrics.set_cases(cases_by_state(status))
+    log.info("heartbeat job: level=%s reasons=%d alerts_queued=%d", status["level"], len(status["reasons"]),
+             queued)
+    return queued
+
+
+# -- the whole pass ------------------------------------------------------------------------
+def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | None = None,
+              route: Route = route_message) -> PollResult:
+    """Every job once, in turn: intake, timers, digest, retention, outbox, heartbeat (and the outbox
+    again when the heartbeat queued an alert). A failing part is logged and the others still run.
+
+    `route` dispatches each parsed message (mailbot.intake.route.route; process_pending's `route`)."""
+    now = now or datetime.now(timezone.utc)
+    result = PollResult()
+    poll_job(app, now, result, mailbox=mailbox, route=route)
+    timers_job(app, now, result)
+    digest_job(app, now, result)
+    outbox_job(app, now, result)
+    try:
+        if heartbeat_job(app, now, result) and not result.smtp_error:
+            outbox_job(app, now, result)  # the alert goes now (with SMTP failing, it waits for SMTP)
+    except Exception:  # noqa: BLE001 - a failing status check must not fail the poll
+        log.exception("heartbeat failed")
     log.info("poll: %s", result.summary())
     return result
 

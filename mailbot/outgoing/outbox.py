@@ -82,6 +82,7 @@ class FlushResult:
     failed_rows: list[int] | None = None
     secrets_erased: int = 0
     reconciled: int = 0
+    smtp_error: str = ""  # the SMTP server could not be reached (or refused the login): why
 
 
 def backoff(attempts: int) -> timedelta:
@@ -190,6 +191,8 @@ def _flush_batch(factory: sessionmaker[Session], wire: _Wire, now: datetime, max
             elif isinstance(exc, TemporaryFailure):
                 _after_failure(factory, row_id, str(exc), now, max_attempts, on_failed, result)
                 unreachable = unreachable or exc.connection
+                if exc.connection:
+                    result.smtp_error = str(exc)
             else:
                 _after_failure(factory, row_id, str(exc), now, 0, on_failed, result)
 
