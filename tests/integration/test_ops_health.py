@@ -150,10 +150,11 @@ def test_smtp_down_alerts_once_queued_and_recovers(any_bot: Bot, capsys: pytest.
     assert rc == 0, out
 
 
-def test_status_reports_what_an_operator_asks(any_bot: Bot, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_reports_what_an_operator_asks(db_bot: Bot, capsys: pytest.CaptureFixture[str]) -> None:
     """Scenario: after a poll that opened a case, `status --json` has the last poll and its age, IMAP and
-    SMTP state, the outbox, quarantine, cases per state against the SOP time, schema version and disk."""
-    bot, cli = any_bot, Cli(any_bot.workdir / "mailbot.toml", capsys)
+    SMTP state, the outbox, quarantine, cases per state against the SOP time, schema version and disk
+    (SQLite and PostgreSQL)."""
+    bot, cli = db_bot, Cli(db_bot.workdir / "mailbot.toml", capsys)
     bot.append(complete_request())
     assert cli("poll", "--now", at(0))[0] == 0
     rc, out = cli("status", "--json", "--now", at(20))
@@ -172,3 +173,55 @@ def test_status_reports_what_an_operator_asks(any_bot: Bot, capsys: pytest.Captu
     assert status["schema"]["current"] is True and status["disk"]["free_bytes"] > 0
     rc, out = cli("status", "--now", at(75))
     assert rc == 2 and "CRITICAL: no successful poll for 75 min" in out
+
+
+def test_no_successful_poll_for_an_hour_alerts_once_and_recovers(
+        tmp_path: Path, imap_server: ImapServerHandle, smtp_server, sqlite_url: str,  # type: ignore[no-untyped-def]
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scenario: the IMAP server goes away (a network error, not a rejected login: retried within the
+    poll, no login backoff, no imap_login alert). After poll_stale_critical_minutes without a successful
+    poll the admins get one ops_alert and `status` exits 2; the server is back: the recovery mail."""
+    bot = make_bot(tmp_path, imap_server, smtp_server, sqlite_url, monkeypatch)
+    try:
+        cfg = bot.workdir / "mailbot.toml"
+        cfg.write_text(cfg.read_text().replace("poll_interval_seconds = 5", "poll_interval_seconds = 5\n"
+                                               "reconnect_attempts = 2"), encoding="utf-8")
+        cli = Cli(cfg, capsys)
+        assert cli("poll", "--now", at(0))[0] == 0
+        imap_server.stop()
+        assert cli("poll", "--now", at(30))[0] == 1
+        rc, out = cli("status", "--now", at(30))
+        assert rc == 1 and "WARNING: IMAP failing since" in out and "WARNING: no successful poll for 30 min" in out
+        assert cli("poll", "--now", at(61))[0] == 1
+        assert cli("poll", "--now", at(62))[0] == 1
+        alerts = bot.sent("ops_alert")
+        assert len(alerts) == 1 and "tidak diperiksa" in alerts[0].header("Subject")
+        rc, out = cli("status", "--now", at(62))
+        assert rc == 2 and "CRITICAL: no successful poll for 62 min" in out and "login rejected" not in out
+        imap_server.start()
+        assert cli("poll", "--now", at(63))[0] == 0
+        alerts = bot.sent("ops_alert")
+        assert len(alerts) == 2 and alerts[1].header("Subject").startswith("Pulih")
+        assert cli("status", "--now", at(63))[0] == 0
+    finally:
+        bot.app.engine.dispose()
+
+
+def test_disk_nearly_full_alerts_and_recovers(any_bot: Bot, capsys: pytest.CaptureFixture[str]) -> None:
+    """Scenario: free space in data_dir below alerts.disk_critical_percent (here: set above what any
+    disk has free): one ops_alert, `status` exits 2 naming data_dir; the threshold met again: recovery."""
+    bot = any_bot
+    cfg = bot.workdir / "mailbot.toml"
+    original = cfg.read_text()
+    cfg.write_text(original + "\n[alerts]\ndisk_critical_percent = 100\n", encoding="utf-8")
+    cli = Cli(cfg, capsys)
+    assert cli("poll", "--now", at(0))[0] == 0
+    rc, out = cli("status", "--now", at(0))
+    assert rc == 2 and any(line.startswith("CRITICAL: ") and "% free in" in line and str(bot.app.settings.data_dir)
+                           in line for line in out.splitlines())
+    assert cli("poll", "--now", at(1))[0] == 0
+    assert [m.header("Subject") for m in bot.sent("ops_alert")] == [
+        "Peringatan operasional: ruang disk hampir penuh"]
+    cfg.write_text(original, encoding="utf-8")
+    assert cli("poll", "--now", at(2))[0] == 0
+    assert len(bot.sent("ops_alert")) == 2
