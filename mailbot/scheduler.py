@@ -52,6 +52,7 @@ class Daemon:
         self.wanted = threading.Event()  # mail arrived while a poll was running
         self.imap_ok = threading.Event()  # the last poll logged in: IDLE may (re)connect
         self.polls = 0
+        self.last_poll_failed = False
         self.runs: Counter[str] = Counter()  # completed runs per job
         self.ran = threading.Condition()  # notified after each job run
         self.scheduler: BackgroundScheduler | None = None
@@ -115,13 +116,17 @@ class Daemon:
                         self.polls += 1
                     except Exception:  # noqa: BLE001 - the daemon logs and keeps going; the next tick retries
                         log.exception("poll failed")
-                if result.errors:
+                failed = bool(result.errors)
+                if failed:
                     self.imap_ok.clear()
                 else:
                     self.imap_ok.set()
                 if result.processed or result.ignored or result.quarantined:
                     self.wake("outbox")  # answers go out now, not at the outbox job's next turn
                     self.wake("heartbeat")  # and the status and the metrics show the new cases
+                elif failed != self.last_poll_failed:
+                    self.wake("heartbeat")  # a poll started or stopped failing: alert (or recover) now
+                self.last_poll_failed = failed
                 self._done("poll")
         finally:
             self.poll_lock.release()

@@ -12,8 +12,9 @@ from mailbot import metrics
 from mailbot.demo.servers import free_port
 from mailbot.scheduler import Daemon
 from mailbot.store.models import Health
-from tests.support.bot import Bot
-from tests.support.mails import complete_request
+from tests.support.bot import Bot, make_bot
+from tests.support.mails import ADMIN, complete_request
+from tests.support.servers import DovecotServer
 
 JOBS = {"poll", "outbox", "timers", "digest", "retention", "heartbeat"}
 
@@ -71,3 +72,31 @@ def test_the_daemon_runs_every_job_and_serves_metrics(any_bot: Bot) -> None:
         for component in ("daemon", "poll", "imap", "smtp"):
             row = s.get(Health, component)
             assert row is not None and row.ok and row.last_ok_at is not None, component
+
+
+def test_the_daemon_with_a_rejected_password_logs_in_once_per_backoff_step(
+        tmp_path, imap_server, smtp_server, sqlite_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Scenario: `mailbot run` with a wrong IMAP password, polling every 5 s: the first poll's login is
+    rejected; the next polls (within the 1-minute backoff) and IDLE do not try again, so the server
+    sees one failed login; the admins get one ops_alert at once."""
+    bot = make_bot(tmp_path, imap_server, smtp_server, sqlite_url, monkeypatch)
+    bot.app = replace(bot.app, secrets=replace(bot.app.secrets, imap_password="not-the-password"))
+    daemon = Daemon(bot.app)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        alerts = [m for m in bot.smtp.wait_for(1, timeout=30) if m.header("X-Mailbot-Template") == "ops_alert"]
+        with daemon.ran:
+            assert daemon.ran.wait_for(lambda: daemon.runs["poll"] >= 3, timeout=60), daemon.runs
+    finally:
+        daemon.stop_event.set()
+        thread.join(timeout=15)
+        bot.app.engine.dispose()
+    assert not thread.is_alive()
+    assert len(alerts) == 1 and alerts[0].rcpt_tos == [ADMIN]
+    with bot.app.factory() as s:
+        row = s.get(Health, "imap")
+        assert row is not None and not row.ok and row.failures == 1
+    if isinstance(imap_server.server, DovecotServer):
+        lines = imap_server.server.wait_for_log(rf"auth failed.*user=<{imap_server.username}>", timeout=5.0)
+        assert len(lines) == 1 and "1 attempts" in lines[0]
