@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from mailbot import metrics
 from mailbot.app import App
@@ -94,6 +95,7 @@ def poll_job(app: App, now: datetime, result: PollResult, *, mailbox: ImapMailbo
                           h.next_attempt_at.isoformat() if h.next_attempt_at else "-")
         elif not error:
             health.mark_ok(s, health.IMAP, now)
+        _oauth_heartbeat(s, app, now)
         if error:
             health.mark_failed(s, health.POLL, now, error)
         else:
@@ -139,17 +141,29 @@ def _intake_with_retries(app: App, now: datetime, result: PollResult, mailbox: I
     return "", False
 
 
+def _oauth_heartbeat(s: Session, app: App, now: datetime) -> None:
+    """With XOAUTH2: whether the last token refresh failed (the alert), and when the token expires."""
+    if app.oauth is None:
+        return
+    expiry = app.oauth.expires_at()
+    info = {"expires_at": datetime.fromtimestamp(expiry, timezone.utc).isoformat() if expiry else None}
+    if app.oauth.last_error:
+        health.mark_failed(s, health.OAUTH, now, app.oauth.last_error, details=info)
+    else:
+        health.mark_ok(s, health.OAUTH, now, info)
+
+
 def outbox_job(app: App, now: datetime, result: PollResult) -> None:
     """Send what is due; the SMTP heartbeat (failing only when the server cannot be reached)."""
     before = (result.sent, result.retried, result.failed)
     result.smtp_error, result.smtp_ok = "", False
     flush_outbox(app, now, result)
-    if result.smtp_error or result.smtp_ok:
-        with transaction(app.factory) as s:
-            if result.smtp_error:
-                health.mark_failed(s, health.SMTP, now, result.smtp_error)
-            else:
-                health.mark_ok(s, health.SMTP, now)
+    with transaction(app.factory) as s:
+        if result.smtp_error:
+            health.mark_failed(s, health.SMTP, now, result.smtp_error)
+        elif result.smtp_ok:
+            health.mark_ok(s, health.SMTP, now)
+        _oauth_heartbeat(s, app, now)
     sent, retried, failed = (result.sent - before[0], result.retried - before[1], result.failed - before[2])
     metrics.count_mails(sent, retried, failed)
     log.info("outbox job: sent=%d retried=%d failed=%d%s", sent, retried, failed,

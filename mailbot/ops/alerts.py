@@ -12,6 +12,7 @@ from typing import Any
 from mailbot.app import App
 from mailbot.cases.notify import base_context, queue_to_admins
 from mailbot.ops.status import ALERTS, gather
+from mailbot.outgoing.outbox import due_now
 from mailbot.store import health
 from mailbot.store.db import transaction
 from mailbot.store.models import Health
@@ -41,6 +42,7 @@ def run_alerts(app: App, now: datetime, status: dict[str, Any] | None = None) ->
             elif reason is None and known is not None and not known.ok:
                 since = known.error_since or now
                 log.warning("ALERT %s is over (since %s)", check, since.isoformat())
+                due_now(s, "ops_alert", now)  # a start mail still waiting for a retry goes first
                 queued += _queue(s, app, check, "end", since, known.last_error, now)
                 health.mark_ok(s, component, now)
     return queued

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, inspect, select, text
@@ -23,7 +23,7 @@ OK, WARNING, CRITICAL = "OK", "WARNING", "CRITICAL"
 EXIT_CODES = {OK: 0, WARNING: 1, CRITICAL: 2}
 _RANK = {OK: 0, WARNING: 1, CRITICAL: 2}
 # The checks that mail the admins (ops_alert) when they start and when they are over.
-ALERTS = ("imap_login", "smtp", "outbox_stuck", "poll_stale", "disk")
+ALERTS = ("imap_login", "smtp", "outbox_stuck", "poll_stale", "disk", "oauth")
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,10 @@ def gather(app: App, now: datetime) -> dict[str, Any]:
         lasting = failing >= a.smtp_failing_minutes
         reasons.append(Reason(CRITICAL if lasting else WARNING, "smtp" if lasting else "smtp_retrying",
                               f"SMTP failing since {_iso(smtp.error_since)}: {smtp.last_error}", smtp.error_since))
+    oauth = rows.get(health.OAUTH)
+    if oauth is not None and not oauth.ok:
+        reasons.append(Reason(CRITICAL, "oauth", f"OAuth2 token refresh failing since {_iso(oauth.error_since)}: "
+                              f"{oauth.last_error}; run `mailbot oauth login`", oauth.error_since))
     # -- outbox, quarantine
     oldest_age = _age(now, oldest)
     if a.outbox_stuck_minutes and oldest_age is not None and oldest_age / 60 >= a.outbox_stuck_minutes:
@@ -157,13 +161,18 @@ def gather(app: App, now: datetime) -> dict[str, Any]:
                    "oldest_pending_age_seconds": oldest_age},
         "quarantine": quarantined,
         "cases": cases, "closed_cases": closed,
-        "oauth_token_expiry": None,  # filled in once OAuth2 sign-in exists
+        "oauth_token_expiry": _token_expiry(app),  # None without XOAUTH2 (or before `mailbot oauth login`)
         "schema": {"revisions": revisions, "head": head, "current": revisions == [head]},
         "disk": disk,
     }
     if ocr is not None:
         out["ocr_backlog"] = ocr
     return out
+
+
+def _token_expiry(app: App) -> str | None:
+    expiry = app.oauth.expires_at() if app.oauth is not None else None
+    return datetime.fromtimestamp(expiry, timezone.utc).isoformat() if expiry else None
 
 
 def _disk(app: App) -> dict[str, Any]:

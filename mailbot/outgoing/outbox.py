@@ -74,6 +74,15 @@ def enqueue(session: Session, ident: OutboxIdentity, out: Outgoing, *, key: str,
         attempts=0, last_error="", next_attempt_at=now, created_at=now).returning(Outbox.id))
 
 
+def due_now(session: Session, template: str, now: datetime) -> int:
+    """Pending mail of `template` waiting for a retry becomes due now (e.g. an ops_alert whose problem
+    is over goes out before its recovery mail, not after); how many rows."""
+    result = session.execute(update(Outbox).where(Outbox.template == template, Outbox.status == OutboxStatus.PENDING,
+                                                  Outbox.next_attempt_at > now)
+                             .values(next_attempt_at=now), execution_options={"synchronize_session": False})
+    return int(getattr(result, "rowcount", 0))
+
+
 @dataclass
 class FlushResult:
     sent: int = 0

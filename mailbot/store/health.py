@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.store.models import Health
 
-IMAP, SMTP, POLL, DAEMON = "imap", "smtp", "poll", "daemon"
+IMAP, SMTP, POLL, DAEMON, OAUTH = "imap", "smtp", "poll", "daemon", "oauth"
 ALERT_PREFIX = "alert."
 # Minutes to wait after the 1st, 2nd, … rejected IMAP login before the next try (then hourly):
 # a wrong password costs at most ~24 failed logins a day, which locks no account and trips no fail2ban.
