@@ -74,61 +74,63 @@ def poll_job(app: App, now: datetime, result: PollResult, *, mailbox: ImapMailbo
     LOGIN_BACKOFF_MINUTES (state in the health table: a restart does not reset it). A network error is
     retried `imap.reconnect_attempts` times with backoff, as a restarting server needs."""
     started = time.monotonic()
-    with transaction(app.factory) as s:
-        blocked = health.login_blocked_until(s, now) if mailbox is None else None
-    error, auth = "", False
+    try:
+        with transaction(app.factory) as s:
+            blocked = health.login_blocked_until(s, now) if mailbox is None else None
+    except Exception:  # noqa: BLE001 - the database: intake reports it below, timers and outbox still run
+        blocked = None
     if blocked is not None:
-        error = f"IMAP login was rejected; not trying again before {blocked.isoformat()}"
+        error, kind = f"IMAP login was rejected; not trying again before {blocked.isoformat()}", "backoff"
         log.warning("%s", error)
         result.errors.append(error)
         process_pending(app, now, result, route=route)  # messages committed earlier still get processed
     else:
-        error, auth = _intake_with_retries(app, now, result, mailbox, route)
+        error, kind = _intake_with_retries(app, now, result, mailbox, route)
     seconds = time.monotonic() - started
-    with transaction(app.factory) as s:
-        if blocked is not None:
-            pass  # the backoff row stays as it is: no attempt was made
-        elif error and error != _DATABASE:
-            h = health.mark_failed(s, health.IMAP, now, error, auth=auth)
-            if auth:
-                log.error("IMAP login rejected (%d in a row); next attempt at %s", h.failures,
-                          h.next_attempt_at.isoformat() if h.next_attempt_at else "-")
-        elif not error:
-            health.mark_ok(s, health.IMAP, now)
-        _oauth_heartbeat(s, app, now)
-        if error:
-            health.mark_failed(s, health.POLL, now, error)
-        else:
-            health.mark_ok(s, health.POLL, now, {"seconds": round(seconds, 3), "fetched": result.fetched,
-                                                 "processed": result.processed})
+    try:
+        with transaction(app.factory) as s:
+            if kind in ("auth", "network"):
+                h = health.mark_failed(s, health.IMAP, now, error, auth=kind == "auth")
+                if kind == "auth":
+                    log.error("IMAP login rejected (%d in a row); next attempt at %s", h.failures,
+                              h.next_attempt_at.isoformat() if h.next_attempt_at else "-")
+            elif not kind:
+                health.mark_ok(s, health.IMAP, now)
+            # "backoff": no attempt was made, the row stays as it is; "other" (e.g. the database): not IMAP's
+            _oauth_heartbeat(s, app, now)
+            if error:
+                health.mark_failed(s, health.POLL, now, error)
+            else:
+                health.mark_ok(s, health.POLL, now, {"seconds": round(seconds, 3), "fetched": result.fetched,
+                                                     "processed": result.processed})
+    except Exception:  # noqa: BLE001 - a heartbeat that cannot be written must not stop timers and outbox
+        log.exception("recording the poll's health failed")
     metrics.observe_poll(seconds, result)
     log.info("poll job: fetched=%d processed=%d ignored=%d duplicates=%d quarantined=%d moved=%d "
              "seconds=%.2f%s", result.fetched, result.processed, result.ignored, result.duplicates,
              result.quarantined, result.moved, seconds, f" error={error}" if error else "")
 
 
-_DATABASE = "intake: database"
-
-
 def _intake_with_retries(app: App, now: datetime, result: PollResult, mailbox: ImapMailbox | None,
-                         route: Route) -> tuple[str, bool]:
-    """(error, credentials rejected) of the intake; ("", False) when it went through."""
+                         route: Route) -> tuple[str, str]:
+    """(error, kind) of the intake: kind "" when it went through, else "auth" (credentials rejected),
+    "network" (IMAP unreachable after the retries) or "other"."""
     delay = 1.0
     for attempt in range(1, app.settings.imap.reconnect_attempts + 1):
         try:
             intake(app, now, result, mailbox, route=route)
-            return "", False
+            return "", ""
         except AuthenticationFailed as exc:
             # Never again within this poll: each try counts towards the server's account lock.
             result.errors.append(str(exc))
             process_pending(app, now, result, route=route)
-            return str(exc), True
+            return str(exc), "auth"
         except MailboxError as exc:
             if attempt == app.settings.imap.reconnect_attempts:
                 log.error("IMAP intake failed: %s", exc)
                 result.errors.append(str(exc))
                 process_pending(app, now, result, route=route)  # messages committed earlier still get processed
-                return str(exc), False
+                return str(exc), "network"
             # A restarting server or a dropped connection: what was committed stays committed, so a
             # reconnect simply carries on from the sync point.
             log.warning("IMAP intake failed (%s); reconnecting in %.0f s", exc, delay)
@@ -137,8 +139,8 @@ def _intake_with_retries(app: App, now: datetime, result: PollResult, mailbox: I
         except Exception as exc:  # noqa: BLE001 - e.g. the database: timers and the outbox still run
             log.exception("intake failed")
             result.errors.append(f"intake: {type(exc).__name__}: {exc}")
-            return _DATABASE, False
-    return "", False
+            return result.errors[-1], "other"
+    return "", ""
 
 
 def _oauth_heartbeat(s: Session, app: App, now: datetime) -> None:
@@ -158,12 +160,15 @@ def outbox_job(app: App, now: datetime, result: PollResult) -> None:
     before = (result.sent, result.retried, result.failed)
     result.smtp_error, result.smtp_ok = "", False
     flush_outbox(app, now, result)
-    with transaction(app.factory) as s:
-        if result.smtp_error:
-            health.mark_failed(s, health.SMTP, now, result.smtp_error)
-        elif result.smtp_ok:
-            health.mark_ok(s, health.SMTP, now)
-        _oauth_heartbeat(s, app, now)
+    try:
+        with transaction(app.factory) as s:
+            if result.smtp_error:
+                health.mark_failed(s, health.SMTP, now, result.smtp_error)
+            elif result.smtp_ok:
+                health.mark_ok(s, health.SMTP, now)
+            _oauth_heartbeat(s, app, now)
+    except Exception:  # noqa: BLE001 - a heartbeat that cannot be written must not fail the flush
+        log.exception("recording the outbox's health failed")
     sent, retried, failed = (result.sent - before[0], result.retried - before[1], result.failed - before[2])
     metrics.count_mails(sent, retried, failed)
     log.info("outbox job: sent=%d retried=%d failed=%d%s", sent, retried, failed,
