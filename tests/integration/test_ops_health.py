@@ -225,3 +225,27 @@ def test_disk_nearly_full_alerts_and_recovers(any_bot: Bot, capsys: pytest.Captu
     cfg.write_text(original, encoding="utf-8")
     assert cli("poll", "--now", at(2))[0] == 0
     assert len(bot.sent("ops_alert")) == 2
+
+
+def test_outbox_stuck_alerts_once_and_recovers(any_bot: Bot, capsys: pytest.CaptureFixture[str]) -> None:
+    """Scenario: the SMTP server is reachable but answers 451 to every mail (SMTP itself is not
+    "failing"): after outbox_stuck_minutes the oldest waiting mail makes `status` warn and the admins get
+    one ops_alert (queued behind the stuck mail); the server accepts mail again: everything goes out,
+    the alert first, then its recovery."""
+    bot, cli = any_bot, Cli(any_bot.workdir / "mailbot.toml", capsys)
+    bot.append(complete_request())
+    bot.smtp.fail_next(1000)
+    for minute in (0, 1, 3, 7, 15, 31, 47):
+        assert cli("poll", "--now", at(minute))[0] == 0
+    rc, out = cli("status", "--now", at(47))
+    assert rc == 1 and any(line.startswith("WARNING: ") and "waiting to go out, the oldest for 47 min" in line
+                           for line in out.splitlines())
+    assert "SMTP failing" not in out
+    bot.smtp.clear()
+    assert cli("poll", "--now", at(120))[0] == 0
+    alerts = bot.sent("ops_alert")
+    assert [m.header("Subject") for m in alerts] == ["Peringatan operasional: email keluar tertahan",
+                                                     "Pulih: email keluar tertahan"]
+    assert len(bot.sent("ack")) == 1 and len(bot.sent("review_request")) == 1
+    assert cli("status", "--now", at(120))[0] == 0
+    assert cli("poll", "--now", at(121))[0] == 0 and len(bot.sent("ops_alert")) == 2
