@@ -161,7 +161,7 @@ class AlertSettings:
     smtp_failing_minutes: int = 5           # SMTP unreachable: warning, after this long critical and an ops_alert
     disk_warning_percent: int = 10          # free space in data_dir below this: warning
     disk_critical_percent: int = 5          # … critical, and an ops_alert
-    quarantine_warning: int = 1             # this many quarantined messages: warning
+    quarantine_warning: int = 1             # this many messages quarantined in the last 7 days: warning
 
 
 @dataclass(frozen=True)

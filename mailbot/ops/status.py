@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, inspect, select, text
@@ -23,6 +23,8 @@ OK, WARNING, CRITICAL = "OK", "WARNING", "CRITICAL"
 EXIT_CODES = {OK: 0, WARNING: 1, CRITICAL: 2}
 _RANK = {OK: 0, WARNING: 1, CRITICAL: 2}
 # The checks that mail the admins (ops_alert) when they start and when they are over.
+# Quarantined messages warn for a week after they arrived (they stay listed in `quarantine list`).
+QUARANTINE_WINDOW = timedelta(days=7)
 ALERTS = ("imap_login", "smtp", "outbox_stuck", "poll_stale", "disk", "oauth")
 
 
@@ -78,6 +80,9 @@ def gather(app: App, now: datetime) -> dict[str, Any]:
         n_failed = s.scalar(select(func.count(Outbox.id)).where(Outbox.status == OutboxStatus.FAILED)) or 0
         quarantined = s.scalar(select(func.count(InboundMessage.id))
                                .where(InboundMessage.status == InboundStatus.QUARANTINED)) or 0
+        recent_quarantine = s.scalar(select(func.count(InboundMessage.id)).where(
+            InboundMessage.status == InboundStatus.QUARANTINED,
+            InboundMessage.received_at >= now - QUARANTINE_WINDOW)) or 0
         per_state = {st: (n, since) for st, n, since in s.execute(
             select(Case.status, func.count(Case.id), func.min(Case.status_since)).group_by(Case.status))}
         ocr = _ocr_backlog(s)
@@ -119,9 +124,9 @@ def gather(app: App, now: datetime) -> dict[str, Any]:
     if a.outbox_stuck_minutes and oldest_age is not None and oldest_age / 60 >= a.outbox_stuck_minutes:
         reasons.append(Reason(WARNING, "outbox_stuck", f"{n_pending} mail(s) waiting to go out, the oldest for "
                               f"{oldest_age / 60:.0f} min", oldest))
-    if a.quarantine_warning and quarantined >= a.quarantine_warning:
-        reasons.append(Reason(WARNING, "quarantine", f"{quarantined} message(s) in quarantine: "
-                              "`mailbot quarantine list`"))
+    if a.quarantine_warning and recent_quarantine >= a.quarantine_warning:
+        reasons.append(Reason(WARNING, "quarantine", f"{recent_quarantine} message(s) quarantined in the last "
+                              f"{QUARANTINE_WINDOW.days} days: `mailbot quarantine list`"))
     # -- cases against the SOP time
     cases: dict[str, Any] = {}
     sop = _sop_minutes(app)

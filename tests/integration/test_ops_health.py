@@ -249,3 +249,18 @@ def test_outbox_stuck_alerts_once_and_recovers(any_bot: Bot, capsys: pytest.Capt
     assert len(bot.sent("ack")) == 1 and len(bot.sent("review_request")) == 1
     assert cli("status", "--now", at(120))[0] == 0
     assert cli("poll", "--now", at(121))[0] == 0 and len(bot.sent("ops_alert")) == 2
+
+
+def test_a_quarantined_message_warns_for_a_week(any_bot: Bot, capsys: pytest.CaptureFixture[str]) -> None:
+    """Scenario: bytes that are not an email land in quarantine: `status` exits 1 naming `quarantine
+    list`; a week later the message is still counted but no longer a warning."""
+    bot, cli = any_bot, Cli(any_bot.workdir / "mailbot.toml", capsys)
+    bot.append(b"\x00\x01 not an email at all\r\n")
+    bot.poll()
+    now = datetime.now(timezone.utc)
+    rc, out = cli("status", "--now", now.isoformat())
+    assert rc == 1 and "WARNING: 1 message(s) quarantined in the last 7 days: `mailbot quarantine list`" in out
+    assert "quarantine: 1" in out
+    assert cli("poll", "--now", (now + timedelta(days=8)).isoformat())[0] == 0
+    rc, out = cli("status", "--now", (now + timedelta(days=8)).isoformat())
+    assert rc == 0 and "quarantine: 1" in out
