@@ -141,7 +141,22 @@ def cmd_oauth_login(args: argparse.Namespace) -> int:
     token = source.device_login(lambda line: print(line, flush=True))
     valid = datetime.fromtimestamp(token.expires_at, timezone.utc).astimezone(settings.tz)
     print(f"OAuth2 token saved to {source.file.path} (mode 600; access token valid until {valid:%Y-%m-%d %H:%M %Z})")
+    _end_login_backoff(args)
     return 0
+
+
+def _end_login_backoff(args: argparse.Namespace) -> None:
+    """The new grant is tried at the next poll, not after the backoff the refused one earned."""
+    from mailbot.store import health
+    from mailbot.store.db import transaction
+
+    try:
+        app = _app(args)
+        with transaction(app.factory) as s:
+            if health.reset_login_backoff(s):
+                print("the next poll signs in at once (the login backoff is over)")
+    except MailbotError as exc:  # e.g. no database yet: nothing to reset
+        logging.getLogger("mailbot.cli").info("login backoff not reset: %s", exc)
 
 
 def cmd_poll(args: argparse.Namespace) -> int:

@@ -192,6 +192,10 @@ class TokenSource:
         self.token: Token | None = None
         self.refreshes = 0
         self.last_error: str | None = None
+        # The refresh token the provider refused, and its answer: asked again only after a new login put
+        # another refresh token in the file (the IMAP login, every SMTP connection and the IDLE thread
+        # would otherwise each ask the provider again and again).
+        self.refused: tuple[str, str] | None = None
 
     def _form(self, **extra: str) -> dict[str, str]:
         form = {"client_id": self.settings.client_id, **extra}
@@ -201,9 +205,13 @@ class TokenSource:
 
     def access_token(self) -> str:
         with self.lock:
-            token = self.file.load() if self.token is None else self.token
+            token = self.file.load() if self.token is None or self.refused else self.token
             if token is None:
                 raise OAuthError(f"no OAuth2 token in {self.file.path}; run `mailbot oauth login`")
+            if self.refused is not None:
+                if token.refresh_token == self.refused[0]:
+                    raise OAuthError(self.refused[1], refused=True)
+                self.refused, self.last_error = None, None  # `mailbot oauth login` saved a new grant
             if token.expires_at - self.clock() < REFRESH_MARGIN:
                 token = self._refresh(token)
             self.token = token
@@ -227,6 +235,8 @@ class TokenSource:
                                                     scope=ep.scope))
         except OAuthError as exc:
             self.last_error = str(exc)
+            if exc.refused:
+                self.refused = (token.refresh_token, f"{exc}; run `mailbot oauth login` again")
             log.error("OAuth2 refresh failed: %s", exc)
             raise
         new = _token_from(answer, self.clock(), token)

@@ -109,6 +109,11 @@ class ImapMailbox:
                 pass
             raise AuthenticationFailed(f"IMAP {p.host}:{p.port}: login rejected for {p.username}: {exc}") from exc
         except (IMAPClientError, OSError, socket.error, ssl.SSLError, MailbotError) as exc:
+            if getattr(exc, "refused", False):
+                # The identity provider refused the OAuth2 refresh: like a rejected password, retrying
+                # within this poll cannot help; the login backs off across polls and the admins are alerted.
+                raise AuthenticationFailed(f"IMAP {p.host}:{p.port}: OAuth2 sign-in refused for {p.username}: "
+                                           f"{exc}") from exc
             # The password is never part of the message: imapclient does not echo it.
             raise MailboxError(f"IMAP {p.host}:{p.port}: {type(exc).__name__}: {exc}") from exc
         self.client = client

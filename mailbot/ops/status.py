@@ -102,10 +102,13 @@ def gather(app: App, now: datetime) -> dict[str, Any]:
         elif a.poll_stale_warning_minutes and minutes >= a.poll_stale_warning_minutes:
             reasons.append(Reason(WARNING, "poll", f"no successful poll for {minutes:.0f} min"))
     # -- IMAP and SMTP
+    oauth = rows.get(health.OAUTH)
     if imap is not None and not imap.ok:
         if imap.details.get("auth"):
             nxt = f"; next attempt {imap.next_attempt_at.isoformat()}" if imap.next_attempt_at else ""
-            reasons.append(Reason(CRITICAL, "imap_login", f"IMAP login rejected since {_iso(imap.error_since)} "
+            # Rejected because the OAuth2 refresh was refused: one cause, one alert (the "oauth" one).
+            check = "imap_login_oauth" if oauth is not None and not oauth.ok else "imap_login"
+            reasons.append(Reason(CRITICAL, check, f"IMAP login rejected since {_iso(imap.error_since)} "
                                   f"({imap.failures} attempt(s){nxt}): {imap.last_error}", imap.error_since))
         else:
             reasons.append(Reason(WARNING, "imap", f"IMAP failing since {_iso(imap.error_since)}: {imap.last_error}"))
@@ -115,7 +118,6 @@ def gather(app: App, now: datetime) -> dict[str, Any]:
         lasting = failing >= a.smtp_failing_minutes
         reasons.append(Reason(CRITICAL if lasting else WARNING, "smtp" if lasting else "smtp_retrying",
                               f"SMTP failing since {_iso(smtp.error_since)}: {smtp.last_error}", smtp.error_since))
-    oauth = rows.get(health.OAUTH)
     if oauth is not None and not oauth.ok:
         reasons.append(Reason(CRITICAL, "oauth", f"OAuth2 token refresh failing since {_iso(oauth.error_since)}: "
                               f"{oauth.last_error}; run `mailbot oauth login`", oauth.error_since))

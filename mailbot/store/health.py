@@ -68,3 +68,13 @@ def login_blocked_until(s: Session, now: datetime) -> datetime | None:
     if h is None or h.ok or not h.details.get("auth") or h.next_attempt_at is None:
         return None
     return h.next_attempt_at if now < h.next_attempt_at else None
+
+
+def reset_login_backoff(s: Session) -> bool:
+    """New credentials (a new OAuth2 login): the next poll logs in at once instead of waiting out the backoff
+    the old ones earned. True when there was a backoff to end."""
+    h = s.get(Health, IMAP)
+    if h is None or h.ok or not h.details.get("auth") or h.next_attempt_at is None:
+        return False
+    h.next_attempt_at = None
+    return True

@@ -76,6 +76,8 @@ def user(provider: FakeIdentityProvider) -> str:
     name = "o" + secrets.token_hex(4)
     provider.username = name
     provider.refusing = False
+    provider.calls.clear()
+    provider.introspections.clear()
     return name
 
 
@@ -156,12 +158,17 @@ def test_refresh_refused_fails_the_poll_with_one_line_and_keeps_the_mail(
     result = poll_once(app)
 
     assert result.errors and "invalid_grant" in result.errors[0]
+    # A refused refresh is a rejected login: asked once, not again by the retries or the SMTP connections.
+    assert provider.refreshes() == 1
+    assert poll_once(app).errors and provider.refreshes() == 1  # nor by the next poll, until a new login
     assert any(r.levelno == logging.ERROR and "OAuth2 refresh failed" in r.getMessage() for r in caplog.records)
     assert smtp.messages == []
-    provider.refusing = False  # an admin logged in again (here: the provider accepts the token again)
-    _seed_token(tmp_path / "data" / "oauth2-token.json", provider, expired=False)
-    app2 = _bot_app(cfg, monkeypatch)
-    assert not poll_once(app2).errors
+    # The operator signs in again: the new grant is used at the next poll, not after the login backoff.
+    from mailbot.cli import main
+
+    provider.refusing, provider.device_pending = False, 0
+    assert main(["--config", str(cfg), "oauth", "login"]) == 0
+    assert not poll_once(app).errors
     assert sorted(m.header("X-Mailbot-Template") or "" for m in smtp.messages) == [
         "ack", "ops_alert", "ops_alert", "review_request"]  # the refresh alert and its recovery
 
@@ -237,7 +244,10 @@ def test_refresh_refused_is_one_ops_alert_and_status_critical_until_a_new_login(
     assert smtp.messages == []
 
     provider.refusing = False
-    _seed_token(token_path, provider, expired=False)
+    _seed_token(token_path, provider, expired=False)  # what `mailbot oauth login` saves …
+    with app.factory.begin() as s:
+        from mailbot.store import health
+        assert health.reset_login_backoff(s)  # … and it ends the login backoff (test_refresh_refused_fails…)
     app2 = _bot_app(cfg, monkeypatch)
     assert not poll_once(app2).errors
     alerts = [m for m in smtp.messages if m.header("X-Mailbot-Template") == "ops_alert"]
