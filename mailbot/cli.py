@@ -284,8 +284,10 @@ def cmd_quarantine_requeue(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from mailbot.admin.chromium import ChromiumFailed, ChromiumMissing
     from mailbot.admin.report import (
         build_report,
+        parse_csv_dialect,
         parse_formats,
         parse_month,
         write_report,
@@ -294,10 +296,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         formats = parse_formats(args.format)
         parse_month(args.month)
+        parse_csv_dialect(args.csv_dialect)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     app = _app(args)
-    for path in write_report(build_report(app, args.month), Path(args.out), formats, renderer=app.renderer):
+    try:
+        paths = write_report(build_report(app, args.month), Path(args.out), formats, renderer=app.renderer,
+                             csv_dialect=args.csv_dialect)
+    except ChromiumMissing as exc:
+        raise UsageError(str(exc)) from None
+    except ChromiumFailed as exc:
+        print(f"mailbot: report: {exc}", file=sys.stderr)
+        return 1
+    for path in paths:
         print(path)
     return 0
 

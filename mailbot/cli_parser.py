@@ -95,7 +95,10 @@ def build_parser(handlers: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     sp.add_argument("id", type=int)
     sp = add("report", "SOP compliance report of one month (office time zone)")
     sp.add_argument("--month", required=True, help="YYYY-MM")
-    sp.add_argument("--format", default="html", help="html, csv or html,csv (default: html)")
+    sp.add_argument("--format", default="html", help="html, csv, pdf or a list such as html,csv,pdf (default: html; "
+                    "pdf needs headless Chromium)")
+    sp.add_argument("--csv-dialect", default="semicolon", choices=["semicolon", "comma"],
+                    help="semicolon: ';' and decimal comma, as Excel opens it in Indonesia (default); comma: ','")
     sp.add_argument("--out", default=".", help="directory for the report files (default: the current directory)")
     group("archive", "case archives (SOP step 9)")
     sp = add("archive export", "write one case's archive: raw emails, documents, audit trail, manifest")

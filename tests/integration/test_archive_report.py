@@ -292,6 +292,7 @@ def march_cases(app: App, bot: Bot | None, tmp_path: Path) -> dict[str, str]:
     n["feb"] = hardcopy(app, tmp_path, wib(2026, 2, 27, 15, 0), ppk=PPK_B)
     flush(app, wib(2026, 2, 27, 15, 1))
     decide_from_cli(app, n["feb"], CliCommand.make("reject", "bukan PPK"), "admin", wib(2026, 3, 2, 8, 30))
+    flush(app, wib(2026, 3, 2, 8, 33))  # step 7: the rejection accepted by SMTP 3 minutes later
     # A: approved at +30 working minutes, credentials accepted 2 minutes later → COMPLETED.
     n["a"] = hardcopy(app, tmp_path, wib(2026, 3, 3, 9, 0))
     flush(app, wib(2026, 3, 3, 9, 1))
@@ -300,6 +301,7 @@ def march_cases(app: App, bot: Bot | None, tmp_path: Path) -> dict[str, str]:
     # B: user ID request, rejected after 10 minutes.
     n["b"] = hardcopy(app, tmp_path, wib(2026, 3, 3, 10, 0), request_type="user_id_info")
     decide_from_cli(app, n["b"], CliCommand.make("reject", "SK kedaluwarsa"), "admin", wib(2026, 3, 3, 10, 10))
+    flush(app, wib(2026, 3, 3, 10, 14))
     # C: letter only → awaiting documents → reminders → expired.
     n["c"] = hardcopy(app, tmp_path, wib(2026, 3, 4, 9, 0), ppk=PPK_B, complete=False, request_type="both")
     day = wib(2026, 3, 4, 9, 0)
@@ -342,7 +344,13 @@ def test_monthly_report_numbers_on_a_known_month(any_bot: Bot, tmp_path: Path) -
     assert (n8.count, n8.median_minutes, n8.max_minutes, n8.within_standard) == (1, 2.0, 2.0, 1)
     assert steps["step2_completeness"].count == 4  # A, B, D, E (the February one ended in February)
     assert steps["step3_request_documents"].count == 1
-    assert steps["step6_reset"].count == 0 and steps["step6_reset"].median_minutes is None
+    # Step 6 happens inside SPSE: counted from the approvals, said to be unmeasurable, never "Jumlah 0".
+    s6 = steps["step6_reset"]
+    assert (s6.count, s6.measurable, s6.median_minutes) == (1, False, None) and "SPSE" in s6.note
+    # Step 7: each rejection until its `rejected` mail was accepted (February case 3 min, B 4 min).
+    s7 = steps["step7_rejection"]
+    assert (s7.count, s7.timed, s7.median_minutes, s7.max_minutes, s7.within_standard) == (2, 2, 3.5, 4.0, 2)
+    assert all(st.count for st in r.steps), [st.step for st in r.steps if not st.count]
     assert [c.status for c in r.cases] == ["COMPLETED", "REJECTED", "EXPIRED", "AWAITING_REVIEW",
                                            "AWAITING_REVIEW"]
 
@@ -350,13 +358,14 @@ def test_monthly_report_numbers_on_a_known_month(any_bot: Bot, tmp_path: Path) -
     assert sorted(p.name for p in paths) == ["laporan-2026-03-langkah-sop.csv", "laporan-2026-03-perkara.csv",
                                              "laporan-2026-03-ringkasan.csv", "laporan-2026-03.html"]
     summary = list(csv.reader(io.StringIO((tmp_path / "laporan" / "laporan-2026-03-ringkasan.csv")
-                                          .read_text("utf-8-sig"))))
+                                          .read_text("utf-8-sig")), delimiter=";"))
     assert ["hasil", "expired", "1"] in summary and ["total", "total", "5"] in summary
     steps_csv = list(csv.DictReader(io.StringIO((tmp_path / "laporan" / "laporan-2026-03-langkah-sop.csv")
-                                                .read_text("utf-8-sig"))))
+                                                .read_text("utf-8-sig")), delimiter=";"))
     row = next(x for x in steps_csv if x["langkah"] == "step5_validity")
-    assert (row["jumlah"], row["median_menit"], row["maks_menit"], row["persen_dalam_standar"]) == \
-        ("3", "30.00", "90.00", "33.3")
+    assert (row["jumlah"], row["median_menit_kerja"], row["maks_menit_kerja"], row["persen_dalam_standar"]) == \
+        ("3", "30,00", "90,00", "33,3")  # the decimal comma of an Indonesian Excel
+    assert {x["langkah"]: x["jumlah"] for x in steps_csv}["step6_reset"] == "1"
     html = (tmp_path / "laporan" / "laporan-2026-03.html").read_text()
     assert "Maret 2026" in html and "Langkah 5" in html and "1 dari 3 (33.3%)" in html
 
@@ -389,7 +398,7 @@ def test_html_and_csv_neutralise_a_malicious_sender(app: App, tmp_path: Path) ->
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(2)&gt;" in html
     cases = list(csv.DictReader(io.StringIO((tmp_path / "out" / "laporan-2026-03-perkara.csv")
-                                            .read_text("utf-8-sig"))))
+                                            .read_text("utf-8-sig")), delimiter=";"))
     assert cases[0]["nama_pengirim"] == "'" + evil_name  # a spreadsheet shows text, runs no formula
     assert cases[0]["perihal"].startswith("Permohonan hardcopy =HYPERLINK")
 
@@ -402,11 +411,11 @@ def test_bad_month_is_refused_clearly(app: App, month: str) -> None:
 
 
 def test_unknown_format_is_refused_before_writing(app: App, tmp_path: Path) -> None:
-    """Scenario: --format pdf → ValueError naming the formats; nothing written."""
+    """Scenario: --format docx → ValueError naming the formats; nothing written."""
     r = build_report(app, "2026-03")
     assert r.total == 0 and all(st.count == 0 for st in r.steps)
     with pytest.raises(ValueError, match="html, csv"):
-        write_report(r, tmp_path / "out", ["html", "pdf"])
+        write_report(r, tmp_path / "out", ["html", "docx"])
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
     [p] = write_report(r, tmp_path / "out", ["html"])
     assert "Tidak ada permohonan" in p.read_text()
