@@ -87,14 +87,14 @@ def step_times(items: Sequence[tuple[str, float | None, int]],
     for i, (label, median, standard) in enumerate(items):
         y = 5 + i * row
         body.append(_text(left - 8, y + 16, label, anchor="end"))
+        sx = left + plot_w * standard / top_value
         if median is None:
-            body.append(_text(left + 4, y + 16, "tidak terukur", size=10, fill="#6b7280"))
+            body.append(_text(sx + 6, y + 16, "tidak terukur (di SPSE)", size=10, fill="#6b7280"))
         else:
             w = plot_w * median / top_value
             colour = STANDARD if median > standard else BAR
             body.append(f'<rect x="{left}" y="{y + 4}" width="{max(w, 1):.1f}" height="{row - 10}" fill="{colour}"/>')
-            body.append(_text(left + w + 6, y + 16, f"{median:.1f}".replace(".", ",")))
-        sx = left + plot_w * standard / top_value
+            body.append(_text(max(left + w, sx) + 6, y + 16, f"{median:.1f}".replace(".", ",")))
         body.append(f'<line x1="{sx:.1f}" y1="{y + 1}" x2="{sx:.1f}" y2="{y + row - 3}" stroke="{STANDARD}" '
                     f'stroke-width="2"><title>standar {standard} menit</title></line>')
     legend_y = height - 8
