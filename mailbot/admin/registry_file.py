@@ -63,20 +63,24 @@ def _delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_records(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+Records = tuple[int, list[str], list[tuple[int, list[str]]]]  # header line, header, (line, values)
+
+
+def _csv_records(text: str) -> Records:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     header: list[str] | None = None
+    header_line = 1
     records: list[tuple[int, list[str]]] = []
     for values in reader:
         if header is None:
             if any(v.strip() for v in values):
-                header = values
+                header, header_line = values, reader.line_num
             continue
         records.append((reader.line_num, values))  # the line where this record ends
-    return header or [], records
+    return header_line, header or [], records
 
 
-def _xlsx_records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _xlsx_records(path: Path) -> Records:
     try:
         import openpyxl  # the only openpyxl user
 
@@ -86,15 +90,16 @@ def _xlsx_records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
         ws = wb.worksheets[0]
         header: list[str] | None = None
+        header_line = 1
         records: list[tuple[int, list[str]]] = []
         for number, cells in enumerate(ws.iter_rows(values_only=True), start=1):
             values = [_cell_text(path, number, v) for v in cells]
             if header is None:
                 if any(v.strip() for v in values):
-                    header = values
+                    header, header_line = values, number
                 continue
             records.append((number, values))
-        return header or [], records
+        return header_line, header or [], records
     finally:
         wb.close()
 
@@ -118,14 +123,15 @@ def read_rows(path: Path) -> list[Row]:
     except OSError as exc:
         raise RegistryError(f"registry: cannot read {path}: {exc.strerror or exc}") from None
     if path.suffix.lower() in (".xlsx", ".xlsm") or data.startswith(b"PK\x03\x04"):
-        header, records = _xlsx_records(path)
+        header_line, header, records = _xlsx_records(path)
     else:
-        header, records = _csv_records(decode(data, path))
+        header_line, header, records = _csv_records(decode(data, path))
     fields = [h.strip().lower().lstrip("\ufeff") for h in header]
     while fields and not fields[-1]:
         fields.pop()
     if fields[:5] != HEADER:
-        raise RegistryError(f"registry: {path} header must be {','.join(HEADER)} (got {','.join(fields)})")
+        raise RegistryError(f"registry: {path}:{header_line}: header must be {','.join(HEADER)} "
+                            f"(got {','.join(fields)})")
     rows = []
     for line, values in records:
         if not any(v.strip() for v in values):

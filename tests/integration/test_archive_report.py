@@ -444,6 +444,12 @@ def test_cli_archive_export_and_report(any_bot: Bot, tmp_path: Path, capsys: pyt
     written = capsys.readouterr().out.split()
     assert any(p.endswith(".html") for p in written) and any(p.endswith(".csv") for p in written)
     assert main(["--config", cfg, "report", "--month", "2026-13"]) == 2
+    comma = tmp_path / "comma"
+    assert main(["--config", cfg, "report", "--month", month, "--format", "csv", "--csv-dialect", "comma",
+                 "--out", str(comma)]) == 0
+    assert (comma / f"laporan-{month}-ringkasan.csv").read_bytes().startswith(b"\xef\xbb\xbfdimensi,nilai,jumlah\r\n")
+    assert (tmp_path / f"laporan-{month}-ringkasan.csv").read_bytes().startswith(b"\xef\xbb\xbfdimensi;nilai;jumlah\r\n")
+    assert main(["--config", cfg, "report", "--month", month, "--csv-dialect", "tab"]) == 2
 
 
 # -- report: issue 14 point 5 --------------------------------------------------------------------------

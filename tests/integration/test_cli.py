@@ -185,7 +185,7 @@ def test_executable_registry_error_on_fresh_database_is_one_line(tmp_path: Path)
     p = subprocess.run([str(MAILBOT), "--config", str(cfg), "registry", "import", str(f)],
                        capture_output=True, text=True, timeout=60, env=env)
     assert p.returncode == 2
-    assert p.stderr.splitlines() == [f"mailbot: registry: {f} header must be nama,nip,email,user_id,satker "
+    assert p.stderr.splitlines() == [f"mailbot: registry: {f}:1: header must be nama,nip,email,user_id,satker "
                                      f"(got nama,nip)"]
 
 
