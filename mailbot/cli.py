@@ -47,17 +47,23 @@ def _now(value: str | None) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no passwd entry, no LOGNAME (containers)
+        return ""
+
+
 def _decider(args: argparse.Namespace) -> str:
     """Who decides or changes something from the terminal: --by, else $SUDO_USER, else the login — a person,
     never "root" (SPEC §2: the audit trail names who did it)."""
-    for name in (getattr(args, "by", None), os.environ.get("SUDO_USER"), getpass.getuser()):
-        name = (name or "").strip()
-        if name and name != "root":
-            if not re.fullmatch(r"[\w.@+-]{1,100}", name):
-                raise UsageError(f"--by: {name!r} is not a user name (letters, digits, . _ - @ +)")
+    given = (getattr(args, "by", None) or "").strip()
+    candidates = [given] if given else [os.environ.get("SUDO_USER") or "", _login()]
+    for name in (c.strip() for c in candidates):
+        if name and name.lower() != "root":
+            if not re.fullmatch(r"[\w .@+'-]{1,100}", name):
+                raise UsageError(f"--by: {name!r} is not a name (letters, digits, spaces, . _ - @ + ')")
             return name
-        if name == "root" and getattr(args, "by", None):
-            break
     raise UsageError("who is deciding? running as root: give your own name with --by NAME")
 
 
