@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.admin.registry_file import HEADER, RegistryError, Row, read_rows
 from mailbot.app import App
-from mailbot.cases.notify import queue_to_admins
+from mailbot.cases.notify import base_context, queue_to_admins
 from mailbot.store.audit import add_event
 from mailbot.store.db import transaction
 from mailbot.store.models import Case, Ppk, utcnow
@@ -170,8 +170,7 @@ def _tell_admins(s: Session, app: App, changes: list[Change], by: str, now: date
               "old_email": c.email_change[0] if c.email_change else "",
               "new_email": c.email_change[1] if c.email_change else ""} for c in changes]
     key = ("registry", now.isoformat(), *(f"{c.kind}:{c.nip}" for c in changes))
-    queue_to_admins(s, app, None, "registry_changed", {"office": app.settings.office, "tz": app.settings.tz,
-                                                        "now": now, "changes": items, "by": by}, key, now)
+    queue_to_admins(s, app, None, "registry_changed", base_context(app, now) | {"changes": items, "by": by}, key, now)
 
 
 def _entry(s: Session, nip: str) -> Ppk:

@@ -140,7 +140,8 @@ def test_email_change_is_shown_by_dry_run_then_audited_and_told_to_the_admins(re
     assert [o.template for o in outbox if o.template == "registry_changed"] == ["registry_changed"]
     flush_outbox(app, datetime.now(WIB), PollResult())
     [mail] = [m for m in reg.smtp.messages if m.header("X-Mailbot-Template") == "registry_changed"]
-    assert mail.rcpt_tos == [ADMIN]
+    assert mail.rcpt_tos == [ADMIN] and mail.header("Auto-Submitted") == "auto-generated"
+    assert mail.header("X-Mailbot-Case") is None
     body = mail.message.get_body(("plain",)).get_content()
     assert A_EMAIL in body and new_email in body and "rahmat" in body and A_NIP in body
     app.engine.dispose()
