@@ -233,8 +233,9 @@ def build_report(app: App, month: str, *, now: datetime | None = None) -> Report
         status_text = type_coerce(InboundMessage.status, String)
         excluded = {k: 0 for k in EXCLUDED_LABELS}
         for kind, n in s.execute(select(status_text, func.count()).where(
-                status_text.in_(tuple(EXCLUDED_LABELS)), InboundMessage.received_at >= utc_start,
-                InboundMessage.received_at < utc_end).group_by(status_text)).all():
+                status_text.in_(tuple(EXCLUDED_LABELS)), InboundMessage.kind != "refused",  # admins' refused codes
+                InboundMessage.received_at >= utc_start, InboundMessage.received_at < utc_end)
+                .group_by(status_text)).all():
             excluded[str(kind)] = int(n)
     timed["step7_rejection"] = rejections
     steps = []
