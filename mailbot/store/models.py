@@ -116,6 +116,8 @@ class Case(Base):
     status_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     archived_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Retention (admin/retention.py): raw mail and documents deleted, texts blanked; the row, events and SLA stay.
+    purged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     ppk: Mapped[Optional[Ppk]] = relationship()
     events: Mapped[list["Event"]] = relationship(back_populates="case", order_by="Event.id")
@@ -167,6 +169,7 @@ class InboundMessage(Base):
     secret: Mapped[Optional[str]] = mapped_column(String(200))
     case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("cases.id"), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)  # its raw blob deleted (retention)
     case: Mapped[Optional[Case]] = relationship(back_populates="messages")
 
 

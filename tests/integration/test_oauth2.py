@@ -193,6 +193,8 @@ def test_oauth_login_device_code_then_check(
     assert token.access_token not in login.stdout + login.stderr
     assert token.refresh_token not in login.stdout + login.stderr
 
+    subprocess.run([str(MAILBOT), "--config", str(cfg), "migrate"], capture_output=True, env=env, timeout=60,
+                   check=True)  # `check` reports an unmigrated database, it never migrates
     check = subprocess.run([str(MAILBOT), "--config", str(cfg), "check"], capture_output=True, text=True,
                            env=env, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr

@@ -77,6 +77,7 @@ def reg(tmp_path: Path, smtp_server: FaultySmtp, capsys: pytest.CaptureFixture[s
     monkeypatch.setenv("MAILBOT_IMAP_PASSWORD", "unused")
     monkeypatch.setenv("SUDO_USER", "petugas")
     r = Reg(tmp_path, smtp_server, capsys)
+    r.ok("migrate")
     r.ok("registry", "import", str(r.file("first.csv", f"{HEADER}\n{','.join(PPK_A)}\n{','.join(PPK_B)}\n")))
     return r
 

@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     "cases": 6,
     "intake": 7, "admin": 7,
     "runner": 8,
-    "scheduler": 9, "demo": 9, "cli_check": 9, "cli_parser": 9,
+    "scheduler": 9, "demo": 9, "cli_check": 9, "cli_parser": 9, "cli_install": 9,
     "cli": 10,
     "__main__": 11,
 }
