@@ -188,6 +188,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from mailbot.ops.status import format_text, gather
+
+    status = gather(_app(args), _now(args.now))
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(format_text(status))
+    return int(status["exit_code"])
+
+
 def cmd_cases(args: argparse.Namespace) -> int:
     from mailbot.admin.views import list_cases
 
@@ -385,6 +396,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": cmd_init, "check": cmd_check, "poll": cmd_poll, "run": cmd_run, "cases": cmd_cases,
+    "status": cmd_status,
     "case show": cmd_case_show, "case new": cmd_case_new,
     "approve": lambda a: _decide(a, "approve"), "reject": lambda a: _decide(a, "reject", a.reason),
     "request-docs": lambda a: _decide(a, "request_docs", a.note),

@@ -48,6 +48,8 @@ def build_parser(handlers: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     sp = add("poll", "one cycle: fetch and process mail, run due timers, flush the outbox")
     sp.add_argument("--now", help="run timers as of this ISO instant (drills and tests)")
     add("run", "the daemon (scheduler, IDLE where available)")
+    sp = add("status", "health for people and monitors: exit 0 OK, 1 warning, 2 critical", json_flag=True)
+    sp.add_argument("--now", help="judge ages as of this ISO instant (drills and tests)")
     sp = add("cases", "the register of cases", json_flag=True)
     sp.add_argument("--status", choices=["RECEIVED", "AWAITING_DOCUMENTS", "AWAITING_REVIEW", "APPROVED",
                                          "COMPLETED", "REJECTED", "EXPIRED"])

@@ -156,6 +156,24 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """`mailbot status` thresholds and the ops_alert mails (0 turns a check off)."""
+
+    poll_stale_warning_minutes: int = 15    # no successful poll for this long: warning
+    poll_stale_critical_minutes: int = 60   # … critical, and an ops_alert
+    outbox_stuck_minutes: int = 30          # the oldest mail waiting to go out: warning and an ops_alert
+    smtp_failing_minutes: int = 5           # SMTP unreachable: warning, after this long critical and an ops_alert
+    disk_warning_percent: int = 10          # free space in data_dir below this: warning
+    disk_critical_percent: int = 5          # … critical, and an ops_alert
+    quarantine_warning: int = 1             # this many messages quarantined in the last 7 days: warning
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    listen: str = ""  # "127.0.0.1:9464" serves Prometheus metrics there (daemon only); empty: off
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     office: OfficeSettings = field(default_factory=OfficeSettings)
@@ -172,6 +190,8 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     oauth2: OAuthSettings = field(default_factory=OAuthSettings)
     retention_days: int = 0  # [storage] retention_days: purge closed cases after this many days; 0 = never
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def uses_oauth2(self) -> bool:
@@ -355,7 +375,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
 def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
     base = path.resolve().parent
     known = {"office", "imap", "smtp", "database", "storage", "admins", "documents",
-             "reminders", "sla", "limits", "security", "oauth2"}
+             "reminders", "sla", "limits", "security", "oauth2", "alerts", "metrics"}
     for key in raw:
         if key not in known:
             hint = difflib.get_close_matches(key, sorted(known), n=1)
@@ -394,12 +414,24 @@ def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
         retention_days=retention_days,
         oauth2=_oauth2(TableReader(raw.get("oauth2", {}), "oauth2"), data_dir, base,
                        needed="oauth2" in (raw["imap"].get("auth"), raw["smtp"].get("auth"))),
+        alerts=simple_table(AlertSettings, TableReader(raw.get("alerts", {}), "alerts")),
+        metrics=_metrics(TableReader(raw.get("metrics", {}), "metrics")),
     )
 
 
 def _security_settings(r: TableReader) -> SecuritySettings:
     s = simple_table(SecuritySettings, r)
     env_name(s.secret_env, "security.secret_env")
+    return s
+
+
+def _metrics(r: TableReader) -> MetricsSettings:
+    s = simple_table(MetricsSettings, r)
+    if s.listen:
+        host, sep, port = s.listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"metrics.listen: {s.listen!r} must be HOST:PORT, e.g. \"127.0.0.1:9464\" "
+                              "(or empty to turn metrics off)")
     return s
 
 

@@ -284,3 +284,19 @@ class AutoReplyCount(Base):
 Index("ix_outbox_due", Outbox.status, Outbox.next_attempt_at)
 # move_done looks for committed messages not yet moved on the server, every poll.
 Index("ix_inbound_unmoved", InboundMessage.moved, InboundMessage.mailbox, InboundMessage.uidvalidity)
+
+
+class Health(Base):
+    """One row per component (imap, smtp, poll, daemon) or alert (alert.<name>): the heartbeat that
+    `mailbot status` reads from another process, the IMAP login backoff, and which alerts are active."""
+
+    __tablename__ = "health"
+    component: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_ok_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    error_since: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive
+    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)  # login backoff
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -168,3 +168,15 @@ def test_retention_off_by_default_purges_nothing(any_bot: Bot) -> None:
     with any_bot.app.factory() as s:
         assert all(any_bot.app.store.exists(m.raw_blob) for m in s.scalars(select(InboundMessage)))
 
+
+
+def test_the_daily_retention_job_purges_what_is_due(world) -> None:  # type: ignore[no-untyped-def]
+    """The daemon's retention job (runner.retention_job, scheduled daily) purges as `mailbot purge` does."""
+    from mailbot.domain.results import PollResult
+    from mailbot.runner import retention_job
+
+    bot, t0, number_a, number_b = world
+    retention_job(bot.app, t0 + 31 * DAY, PollResult())
+    with bot.app.factory() as s:
+        purged = dict(s.execute(select(Case.number, Case.purged_at)).tuples().all())
+    assert purged[number_a] is not None and purged[number_b] is None
