@@ -47,6 +47,26 @@ def _now(value: str | None) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no passwd entry, no LOGNAME (containers)
+        return ""
+
+
+def _decider(args: argparse.Namespace) -> str:
+    """Who decides or changes something from the terminal: --by, else $SUDO_USER, else the login — a person,
+    never "root" (SPEC §2: the audit trail names who did it)."""
+    given = (getattr(args, "by", None) or "").strip()
+    candidates = [given] if given else [os.environ.get("SUDO_USER") or "", _login()]
+    for name in (c.strip() for c in candidates):
+        if name and name.lower() != "root":
+            if not re.fullmatch(r"[\w .@+'-]{1,100}", name):
+                raise UsageError(f"--by: {name!r} is not a name (letters, digits, spaces, . _ - @ + ')")
+            return name
+    raise UsageError("who is deciding? running as root: give your own name with --by NAME")
+
+
 def _app(args: argparse.Namespace, *, secrets_needed: bool = False, migrate: bool = False) -> App:
     from mailbot.app import build_app
     from mailbot.store.access import check_storage
@@ -226,7 +246,7 @@ def cmd_case_new(args: argparse.Namespace) -> int:
             raise UsageError(f"case new: {f} is not a file")
     app = _app(args)
     number = register_hardcopy(app, name=args.name, nip=args.nip, email=args.email,
-                               request_type=args.request_type, files=files, user=getpass.getuser(),
+                               request_type=args.request_type, files=files, user=_decider(args),
                                now=_now(None))
     print(number)
     _flush_now(app, stream=sys.stderr)  # stdout stays just the number, for scripts
@@ -236,11 +256,12 @@ def cmd_case_new(args: argparse.Namespace) -> int:
 def _decide(args: argparse.Namespace, action: str, argument: str = "") -> int:
     from mailbot.cases.decisions import CliCommand, DecisionRefused, decide_from_cli
 
+    user = _decider(args)
     app = _app(args)
     command = CliCommand.make(action, argument, getattr(args, "password", None),
                               getattr(args, "user_id", None), getattr(args, "send_to_sender", False))
     try:
-        case = decide_from_cli(app, args.number, command, getpass.getuser(), _now(None))
+        case = decide_from_cli(app, args.number, command, user, _now(None))
     except DecisionRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 1
@@ -271,15 +292,39 @@ def _flush_now(app: App, stream: Any = None) -> None:
 
 
 def cmd_registry_import(args: argparse.Namespace) -> int:
-    from mailbot.admin.registry import RegistryError, import_csv
+    from mailbot.admin.registry import RegistryError, import_file, read_rows
 
-    app = _app(args)
     try:
-        added, updated = import_csv(app, Path(args.file))
-    except RegistryError as exc:  # a bad CSV, not a bad config: say so
+        read_rows(Path(args.file))  # a bad file is told before anything else is opened
+        user = "" if args.dry_run else _decider(args)
+        app = _app(args)
+        plan = import_file(app, Path(args.file), by=user, dry_run=args.dry_run, replace=args.replace)
+    except RegistryError as exc:  # a bad file, not a bad config: say so
         print(f"mailbot: {exc}", file=sys.stderr)
         return 2
-    print(f"registry: {added} added, {updated} updated")
+    for change in plan.changes:  # a dry run shows everything; an import what changed what was there
+        if args.dry_run or change.kind != "add":
+            print(change.describe())
+    if args.dry_run:
+        print(f"{plan.summary()} (dry run: nothing changed; {plan.unchanged} unchanged)")
+        return 0
+    print(plan.summary())
+    if any((c.kind == "change" and c.email_change) or c.kind == "remove" for c in plan.changes):
+        print("the admins are told by email (registry_changed); the change is in the audit trail", file=sys.stderr)
+    return 0
+
+
+def _registry_change(args: argparse.Namespace, what: str) -> int:
+    from mailbot.admin.registry import RegistryError, deactivate, remove
+
+    try:
+        user = _decider(args)
+        entry = (remove if what == "remove" else deactivate)(_app(args), args.nip, by=user)
+    except RegistryError as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 2
+    done = "removed" if what == "remove" else "deactivated (kept for its cases; matches no new request)"
+    print(f"registry: {entry['nip']} {entry['nama']} <{entry['email']}> {done}")
     return 0
 
 
@@ -287,7 +332,8 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
     from mailbot.admin.registry import list_registry
 
     return _listing(args, list_registry(_app(args)),
-                    lambda r: f"{r['nip']}  {r['nama']:<30} {r['email']:<35} {r['user_id']:<15} {r['satker']}")
+                    lambda r: f"{r['nip']}  {r['nama']:<30} {r['email']:<35} {r['user_id']:<15} {r['satker']}"
+                    + ("" if r["active"] else "  [nonaktif]"))
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
@@ -309,8 +355,10 @@ def cmd_quarantine_requeue(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from mailbot.admin.chromium import ChromiumFailed, ChromiumMissing
     from mailbot.admin.report import (
         build_report,
+        parse_csv_dialect,
         parse_formats,
         parse_month,
         write_report,
@@ -320,11 +368,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         formats = parse_formats(args.format)
         parse_month(args.month)
+        parse_csv_dialect(args.csv_dialect)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     app = _app(args)
     writable_dir(Path(args.out), "report --out", create=True)  # a read-only folder: one line, exit 2
-    for path in write_report(build_report(app, args.month), Path(args.out), formats, renderer=app.renderer):
+    try:
+        paths = write_report(build_report(app, args.month), Path(args.out), formats, renderer=app.renderer,
+                             csv_dialect=args.csv_dialect)
+    except ChromiumMissing as exc:
+        raise UsageError(str(exc)) from None
+    except ChromiumFailed as exc:
+        print(f"mailbot: report: {exc}", file=sys.stderr)
+        return 1
+    for path in paths:
         print(path)
     return 0
 
@@ -359,6 +416,8 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "approve": lambda a: _decide(a, "approve"), "reject": lambda a: _decide(a, "reject", a.reason),
     "request-docs": lambda a: _decide(a, "request_docs", a.note),
     "registry import": cmd_registry_import, "registry list": cmd_registry_list,
+    "registry remove": lambda a: _registry_change(a, "remove"),
+    "registry deactivate": lambda a: _registry_change(a, "deactivate"),
     "quarantine list": cmd_quarantine_list, "quarantine requeue": cmd_quarantine_requeue,
     "report": cmd_report, "archive export": cmd_archive_export, "demo": cmd_demo,
     "migrate": cmd_migrate, "backup": cmd_backup, "restore": cmd_restore, "purge": cmd_purge,

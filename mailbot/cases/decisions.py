@@ -195,6 +195,8 @@ def _credentials(case: Case, command: AdminCommand) -> dict[str, Any]:
     if case.ppk is None and not command.send_to_sender:
         raise DecisionRefused("PPK tidak terdaftar di registri; kredensial hanya dikirim ke pengirim bila balasan "
                               "memuat baris 'Kirim ke pengirim: ya'")
+    if case.ppk is not None and not case.ppk.active:  # `mailbot registry deactivate`: no credentials go there
+        raise DecisionRefused(f"PPK NIP {case.ppk.nip} sudah dinonaktifkan di registri; kredensial tidak dikirim")
     wants_password = case.request_type in WANTS_PASSWORD
     wants_user_id = case.request_type in WANTS_USER_ID
     password = command.password or (case.proposed_password if wants_password else None)

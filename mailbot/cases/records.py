@@ -67,13 +67,14 @@ def next_number(s: Session, prefix: str, year: int) -> str:
 
 
 def registry_for(s: Session, sender: str, nips: Iterable[str] = ()) -> tuple[Ppk | None, bool]:
-    """The registry entry for a sender address, else for a NIP in the mail; (entry, matched_by_sender)."""
-    ppk = s.scalar(select(Ppk).where(Ppk.email == sender.lower()).limit(1))
+    """The active registry entry for a sender address, else for a NIP in the mail; (entry, matched_by_sender).
+    A deactivated PPK (`mailbot registry deactivate`) matches no new request."""
+    ppk = s.scalar(select(Ppk).where(Ppk.email == sender.lower(), Ppk.active.is_(True)).limit(1))
     if ppk is not None:
         return ppk, True
     nips = list(nips)
     if nips:
-        ppk = s.scalar(select(Ppk).where(Ppk.nip.in_(nips)).limit(1))
+        ppk = s.scalar(select(Ppk).where(Ppk.nip.in_(nips), Ppk.active.is_(True)).limit(1))
     return ppk, False
 
 

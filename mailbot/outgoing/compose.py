@@ -20,7 +20,7 @@ from email.utils import format_datetime
 from mailbot.outgoing.render import Rendered
 
 AUTO_GENERATED = {"reminder_documents", "expired", "admin_digest", "review_request", "delivery_failure",
-                  "quarantine_alert"}
+                  "quarantine_alert", "registry_changed"}
 _TAG_RE = re.compile(r"<mb\.([A-Z0-9-]+)\.([0-9a-f]{12})\.([0-9a-f]{16})@", re.I)
 _CTRL_RE = re.compile(r"[\x00-\x1f\x7f]+")
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -84,6 +85,8 @@ class Ppk(Base):
     user_id: Mapped[str] = mapped_column(String(100), default="")
     satker: Mapped[str] = mapped_column(String(300), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An inactive PPK stays for the cases that name it, but matches no new request (migration 0007).
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     def as_dict(self) -> dict[str, str]:
         """The registry entry as templates, the CLI and the archive show it."""

@@ -10,6 +10,7 @@ import email.policy
 import hashlib
 import io
 import json
+import os
 import re
 import secrets
 import zipfile
@@ -292,6 +293,7 @@ def march_cases(app: App, bot: Bot | None, tmp_path: Path) -> dict[str, str]:
     n["feb"] = hardcopy(app, tmp_path, wib(2026, 2, 27, 15, 0), ppk=PPK_B)
     flush(app, wib(2026, 2, 27, 15, 1))
     decide_from_cli(app, n["feb"], CliCommand.make("reject", "bukan PPK"), "admin", wib(2026, 3, 2, 8, 30))
+    flush(app, wib(2026, 3, 2, 8, 33))  # step 7: the rejection accepted by SMTP 3 minutes later
     # A: approved at +30 working minutes, credentials accepted 2 minutes later → COMPLETED.
     n["a"] = hardcopy(app, tmp_path, wib(2026, 3, 3, 9, 0))
     flush(app, wib(2026, 3, 3, 9, 1))
@@ -300,6 +302,7 @@ def march_cases(app: App, bot: Bot | None, tmp_path: Path) -> dict[str, str]:
     # B: user ID request, rejected after 10 minutes.
     n["b"] = hardcopy(app, tmp_path, wib(2026, 3, 3, 10, 0), request_type="user_id_info")
     decide_from_cli(app, n["b"], CliCommand.make("reject", "SK kedaluwarsa"), "admin", wib(2026, 3, 3, 10, 10))
+    flush(app, wib(2026, 3, 3, 10, 14))
     # C: letter only → awaiting documents → reminders → expired.
     n["c"] = hardcopy(app, tmp_path, wib(2026, 3, 4, 9, 0), ppk=PPK_B, complete=False, request_type="both")
     day = wib(2026, 3, 4, 9, 0)
@@ -342,7 +345,13 @@ def test_monthly_report_numbers_on_a_known_month(any_bot: Bot, tmp_path: Path) -
     assert (n8.count, n8.median_minutes, n8.max_minutes, n8.within_standard) == (1, 2.0, 2.0, 1)
     assert steps["step2_completeness"].count == 4  # A, B, D, E (the February one ended in February)
     assert steps["step3_request_documents"].count == 1
-    assert steps["step6_reset"].count == 0 and steps["step6_reset"].median_minutes is None
+    # Step 6 happens inside SPSE: counted from the approvals, said to be unmeasurable, never "Jumlah 0".
+    s6 = steps["step6_reset"]
+    assert (s6.count, s6.measurable, s6.median_minutes) == (1, False, None) and "SPSE" in s6.note
+    # Step 7: each rejection until its `rejected` mail was accepted (February case 3 min, B 4 min).
+    s7 = steps["step7_rejection"]
+    assert (s7.count, s7.timed, s7.median_minutes, s7.max_minutes, s7.within_standard) == (2, 2, 3.5, 4.0, 2)
+    assert all(st.count for st in r.steps), [st.step for st in r.steps if not st.count]
     assert [c.status for c in r.cases] == ["COMPLETED", "REJECTED", "EXPIRED", "AWAITING_REVIEW",
                                            "AWAITING_REVIEW"]
 
@@ -350,15 +359,16 @@ def test_monthly_report_numbers_on_a_known_month(any_bot: Bot, tmp_path: Path) -
     assert sorted(p.name for p in paths) == ["laporan-2026-03-langkah-sop.csv", "laporan-2026-03-perkara.csv",
                                              "laporan-2026-03-ringkasan.csv", "laporan-2026-03.html"]
     summary = list(csv.reader(io.StringIO((tmp_path / "laporan" / "laporan-2026-03-ringkasan.csv")
-                                          .read_text("utf-8-sig"))))
+                                          .read_text("utf-8-sig")), delimiter=";"))
     assert ["hasil", "expired", "1"] in summary and ["total", "total", "5"] in summary
     steps_csv = list(csv.DictReader(io.StringIO((tmp_path / "laporan" / "laporan-2026-03-langkah-sop.csv")
-                                                .read_text("utf-8-sig"))))
+                                                .read_text("utf-8-sig")), delimiter=";"))
     row = next(x for x in steps_csv if x["langkah"] == "step5_validity")
-    assert (row["jumlah"], row["median_menit"], row["maks_menit"], row["persen_dalam_standar"]) == \
-        ("3", "30.00", "90.00", "33.3")
+    assert (row["jumlah"], row["median_menit_kerja"], row["maks_menit_kerja"], row["persen_dalam_standar"]) == \
+        ("3", "30,00", "90,00", "33,3")  # the decimal comma of an Indonesian Excel
+    assert {x["langkah"]: x["jumlah"] for x in steps_csv}["step6_reset"] == "1"
     html = (tmp_path / "laporan" / "laporan-2026-03.html").read_text()
-    assert "Maret 2026" in html and "Langkah 5" in html and "1 dari 3 (33.3%)" in html
+    assert "Maret 2026" in html and "Langkah 5" in html and "1 dari 3 (33,3%)" in html
 
     feb = build_report(app, "2026-02")
     assert feb.total == 1 and feb.outcomes["rejected"] == 1
@@ -389,7 +399,7 @@ def test_html_and_csv_neutralise_a_malicious_sender(app: App, tmp_path: Path) ->
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(2)&gt;" in html
     cases = list(csv.DictReader(io.StringIO((tmp_path / "out" / "laporan-2026-03-perkara.csv")
-                                            .read_text("utf-8-sig"))))
+                                            .read_text("utf-8-sig")), delimiter=";"))
     assert cases[0]["nama_pengirim"] == "'" + evil_name  # a spreadsheet shows text, runs no formula
     assert cases[0]["perihal"].startswith("Permohonan hardcopy =HYPERLINK")
 
@@ -402,11 +412,11 @@ def test_bad_month_is_refused_clearly(app: App, month: str) -> None:
 
 
 def test_unknown_format_is_refused_before_writing(app: App, tmp_path: Path) -> None:
-    """Scenario: --format pdf → ValueError naming the formats; nothing written."""
+    """Scenario: --format docx → ValueError naming the formats; nothing written."""
     r = build_report(app, "2026-03")
     assert r.total == 0 and all(st.count == 0 for st in r.steps)
     with pytest.raises(ValueError, match="html, csv"):
-        write_report(r, tmp_path / "out", ["html", "pdf"])
+        write_report(r, tmp_path / "out", ["html", "docx"])
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
     [p] = write_report(r, tmp_path / "out", ["html"])
     assert "Tidak ada permohonan" in p.read_text()
@@ -434,3 +444,218 @@ def test_cli_archive_export_and_report(any_bot: Bot, tmp_path: Path, capsys: pyt
     written = capsys.readouterr().out.split()
     assert any(p.endswith(".html") for p in written) and any(p.endswith(".csv") for p in written)
     assert main(["--config", cfg, "report", "--month", "2026-13"]) == 2
+    comma = tmp_path / "comma"
+    assert main(["--config", cfg, "report", "--month", month, "--format", "csv", "--csv-dialect", "comma",
+                 "--out", str(comma)]) == 0
+    assert (comma / f"laporan-{month}-ringkasan.csv").read_bytes().startswith(b"\xef\xbb\xbfdimensi,nilai,jumlah\r\n")
+    assert (tmp_path / f"laporan-{month}-ringkasan.csv").read_bytes().startswith(b"\xef\xbb\xbfdimensi;nilai;jumlah\r\n")
+    assert main(["--config", cfg, "report", "--month", month, "--csv-dialect", "tab"]) == 2
+
+
+# -- report: issue 14 point 5 --------------------------------------------------------------------------
+def test_handling_outside_office_hours_shows_calendar_time_beside_zero_working_minutes(app: App,
+                                                                                       tmp_path: Path) -> None:
+    """Scenario: a walk-in on Saturday 7 March 10:00, rejected at 10:20, the mail accepted at 10:25 → 0 working
+    minutes (no office hours) but 20 and 5 calendar minutes, side by side in the page and the CSV."""
+    number = hardcopy(app, tmp_path, wib(2026, 3, 7, 10, 0))
+    decide_from_cli(app, number, CliCommand.make("reject", "SK tidak sah"), "petugas", wib(2026, 3, 7, 10, 20))
+    flush(app, wib(2026, 3, 7, 10, 25))
+    r = build_report(app, "2026-03")
+    steps = {st.step: st for st in r.steps}
+    assert (steps["step5_validity"].median_minutes, steps["step5_validity"].median_calendar) == (0.0, 20.0)
+    assert (steps["step7_rejection"].median_minutes, steps["step7_rejection"].median_calendar) == (0.0, 5.0)
+    [html_path, *csvs] = write_report(r, tmp_path / "out", ["html", "csv"])
+    html = html_path.read_text()
+    assert "20 mnt" in html and "5 mnt" in html and "Menit kerja" in html and "kalender" in html
+    rows = {x["langkah"]: x for x in csv.DictReader(io.StringIO(
+        (tmp_path / "out" / "laporan-2026-03-langkah-sop.csv").read_text("utf-8-sig")), delimiter=";")}
+    assert (rows["step5_validity"]["median_menit_kerja"], rows["step5_validity"]["median_menit_kalender"]) == \
+        ("0,00", "20,00")
+
+
+def test_automatic_mail_and_spam_are_not_counted_as_requests(any_bot: Bot, tmp_path: Path) -> None:
+    """Scenario: in March an out-of-office reply, a mailing-list mail and a bounce-like mail arrive beside
+    one real request → the report counts one request and lists the three as not counted."""
+    now = wib(2026, 3, 10, 9, 0)
+    any_bot.append(request_email(EMAIL, NAME, "Permohonan reset password", f"Mohon reset. NIP. {NIP}",
+                                 [("Surat Permohonan.pdf", sample_request_letter(NAME, NIP)),
+                                  ("SK PPK.pdf", sample_sk(NAME, NIP))]))
+    any_bot.append(request_email("cuti@instansi.go.id", "Cuti", "Out of office: reset password", "Saya cuti.",
+                                 extra_headers={"Auto-Submitted": "auto-replied"}))
+    any_bot.append(request_email("promo@spam.example", "Promo", "Reset password gratis!!", "Klik di sini",
+                                 [("promo.pdf", sample_request_letter("Promo", NIP))],
+                                 extra_headers={"List-Id": "<promo.spam.example>", "Precedence": "bulk"}))
+    any_bot.append(request_email("mailer-daemon@mx.example", "Mail Delivery System", "Undelivered Mail",
+                                 "Delivery failed"))
+    any_bot.poll(now)
+    r = build_report(any_bot.app, "2026-03")
+    assert r.total == 1 and sum(r.outcomes.values()) == 1
+    assert r.excluded["ignored"] == 3
+    assert r.per_day[9] == (10, 1) and sum(n for _, n in r.per_day) == 1 and len(r.per_day) == 31
+    [html_path] = write_report(r, tmp_path / "out", ["html"])
+    assert "tidak termasuk 3 email yang bukan permohonan" in html_path.read_text()
+
+
+def test_period_line_names_the_first_and_last_day(app: App) -> None:
+    """Scenario: the reports of February 2028 (a leap year) and December 2026 → the period's real last day."""
+    assert build_report(app, "2028-02").period_line == "Periode: 1 Februari 2028 s.d. 29 Februari 2028 (waktu Asia/Jakarta)"
+    assert build_report(app, "2026-12").period_line.startswith("Periode: 1 Desember 2026 s.d. 31 Desember 2026")
+
+
+def test_csv_dialects_bytes(app: App, tmp_path: Path) -> None:
+    """Scenario: the default CSV opens as columns in an Indonesian Excel (BOM, ';', decimal comma); `comma`
+    writes ',' and a decimal point; both parse back with the csv module's excel dialect."""
+    number = hardcopy(app, tmp_path, wib(2026, 3, 3, 9, 0))
+    decide_from_cli(app, number, CliCommand.make("reject", "SK; tidak sah, kedaluwarsa"), "petugas",
+                    wib(2026, 3, 3, 9, 7))
+    r = build_report(app, "2026-03")
+    write_report(r, tmp_path / "id", ["csv"])
+    data = (tmp_path / "id" / "laporan-2026-03-langkah-sop.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbflangkah;keterangan;standar_menit;jumlah;")
+    assert b"\r\n" in data
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), dialect="excel", delimiter=";"))
+    assert len({len(row) for row in rows}) == 1 and len(rows[0]) == 12
+    validity = next(row for row in rows if row[0] == "step5_validity")
+    assert validity[5] == "7,00"
+    write_report(r, tmp_path / "en", ["csv"], csv_dialect="comma")
+    data = (tmp_path / "en" / "laporan-2026-03-langkah-sop.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbflangkah,keterangan,standar_menit,jumlah,")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), dialect="excel"))
+    assert len({len(row) for row in rows}) == 1
+    assert next(row for row in rows if row[0] == "step5_validity")[5] == "7.00"
+    with pytest.raises(ValueError, match="semicolon"):
+        write_report(r, tmp_path / "x", ["csv"], csv_dialect="tab")
+
+
+def test_charts_are_inline_svg_without_scripts(app: App, tmp_path: Path) -> None:
+    """Scenario: a month with cases → three inline SVG charts (per day, outcomes, steps vs standard), no script,
+    no external reference, an A4 @page rule."""
+    number = hardcopy(app, tmp_path, wib(2026, 3, 3, 9, 0), name="<script>alert(1)</script>")
+    decide_from_cli(app, number, CliCommand.make("approve"), "petugas", wib(2026, 3, 3, 9, 20))
+    [path] = write_report(build_report(app, "2026-03"), tmp_path / "out", ["html"])
+    html = path.read_text()
+    assert html.count("<svg ") == 3
+    for title in ("Permohonan per hari", "Hasil permohonan", "Median waktu per langkah"):
+        assert f"<title>{title}" in html
+    assert "<script" not in html.lower() and "javascript:" not in html.lower()
+    assert re.findall(r"\s(?:src|href)=", html) == []  # nothing to fetch: prints offline
+    assert "@page { size: A4" in html and "Mengetahui," in html
+
+
+def _require_chromium() -> None:
+    from mailbot.admin.chromium import find_chromium
+
+    if find_chromium() is None:
+        if os.environ.get("MAILBOT_REQUIRE_CHROMIUM"):
+            pytest.fail("headless Chromium is required here (MAILBOT_REQUIRE_CHROMIUM): apt-get install chromium")
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+
+
+def test_pdf_is_a4_with_the_period_line_and_nothing_outside_the_page(any_bot: Bot, tmp_path: Path) -> None:
+    """Scenario: `mailbot report --format pdf` for the known March → a PDF of A4 pages whose text has the period
+    line and the step table, and no character outside the page (no overflow)."""
+    import pypdfium2
+
+    from mailbot.cli import main
+
+    _require_chromium()
+    march_cases(any_bot.app, any_bot, tmp_path)
+    out = tmp_path / "pdf"
+    cfg = str(any_bot.workdir / "mailbot.toml")
+    assert main(["--config", cfg, "report", "--month", "2026-03", "--format", "pdf,html", "--out", str(out)]) == 0
+    pdf = pypdfium2.PdfDocument(out / "laporan-2026-03.pdf")
+    try:
+        assert len(pdf) >= 1
+        text = ""
+        for page in pdf:
+            width, height = page.get_size()
+            assert (round(width), round(height)) == (595, 842)  # A4 in points
+            tp = page.get_textpage()
+            for i in range(tp.count_chars()):
+                left, bottom, right, top = tp.get_charbox(i)
+                assert -0.5 <= left and right <= width + 0.5 and -0.5 <= bottom and top <= height + 0.5
+            text += tp.get_text_range() + "\n"
+    finally:
+        pdf.close()
+    flat = " ".join(text.split())
+    assert "Periode: 1 Maret 2026 s.d. 31 Maret 2026" in flat
+    assert "Langkah 6" in flat and "tidak terukur" in flat and "Mengetahui," in flat
+    if os.environ.get("MAILBOT_WRITE_DOCS"):  # regenerate docs/report.png: this PDF's first page
+        from tests.support.paths import REPO
+
+        pdf = pypdfium2.PdfDocument(out / "laporan-2026-03.pdf")
+        try:
+            pdf[0].render(scale=1.4).to_pil().save(REPO / "docs" / "report.png", optimize=True)
+            for i in range(len(pdf)):
+                pdf[i].render(scale=1.0).to_pil().save(tmp_path / f"page{i + 1}.png")
+        finally:
+            pdf.close()
+        print(f"pages in {tmp_path}")
+
+
+def test_pdf_without_chromium_is_one_line_naming_the_package(any_bot: Bot, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Scenario: no Chromium on the machine → exit 2, one line naming the Debian package; nothing written."""
+    from mailbot.cli import main
+
+    monkeypatch.setenv("MAILBOT_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    capsys.readouterr()
+    rc = main(["--config", str(any_bot.workdir / "mailbot.toml"), "report", "--month", "2026-03", "--format",
+               "html,pdf", "--out", str(tmp_path / "out")])
+    [line] = capsys.readouterr().err.splitlines()
+    assert rc == 2 and "chromium" in line and "apt-get install" in line
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+# -- the decider is a person ------------------------------------------------------------------------------
+@pytest.fixture
+def as_root(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """A shell where the login is root and no sudo user is known."""
+    import getpass
+
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    monkeypatch.setattr(getpass, "getuser", lambda: "root")
+    return monkeypatch
+
+
+def test_cli_decider_is_by_or_sudo_user_never_root(any_bot: Bot, tmp_path: Path, as_root: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Scenario: as root without --by, approve/reject/request-docs/case new are refused with one line asking
+    for --by; SUDO_USER names the person; --by wins; the case and its audit trail name that person."""
+    from mailbot.cli import main
+
+    cfg = str(any_bot.workdir / "mailbot.toml")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        rc = main(["--config", cfg, *argv])
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    files = [str(p) for p in pdfs(tmp_path)]
+    walk_in = ["case", "new", "--hardcopy", "--name", NAME, "--nip", NIP, "--email", EMAIL, *files]
+    for argv in (walk_in, ["approve", "LPSE-DEMO-2026-00001"], ["reject", "LPSE-DEMO-2026-00001", "--reason", "x"],
+                 ["request-docs", "LPSE-DEMO-2026-00001", "--note", "x"], ["approve", "X", "--by", "root"]):
+        rc, _out, err = run(*argv)
+        [line] = err.splitlines()
+        assert rc == 2 and "--by" in line, argv
+    with any_bot.app.factory() as s:
+        assert s.scalars(select(Case)).all() == []
+
+    as_root.setenv("SUDO_USER", "root")
+    assert run(*walk_in)[0] == 2
+    as_root.setenv("SUDO_USER", "siti")
+    rc, out, _err = run(*walk_in)
+    assert rc == 0
+    number = out.split()[0]
+    rc, _out, err = run("approve", number, "--by", "rahmat")
+    assert rc == 0, err
+    with any_bot.app.factory() as s:
+        case = s.scalar(select(Case).where(Case.number == number))
+        actors = [(e.kind, e.actor) for e in s.scalars(select(Event).where(Event.case_id == case.id))]
+        assert case.decided_by == "rahmat"
+    assert ("received", "cli:siti") in actors and ("approve", "cli:rahmat") in actors
+    assert not any("root" in actor for _, actor in actors)
+    [row] = build_report(any_bot.app, case.created_at.astimezone(WIB).strftime("%Y-%m")).cases
+    assert row.decided_by == "rahmat"

@@ -48,7 +48,8 @@ class Cli:
 
 
 @pytest.fixture
-def cli(any_bot: Bot, capsys: pytest.CaptureFixture[str]) -> Cli:
+def cli(any_bot: Bot, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.setenv("SUDO_USER", "petugas")  # a person runs `sudo mailbot …` (never "root" as decider)
     return Cli(any_bot.workdir / "mailbot.toml", capsys)
 
 
@@ -117,6 +118,7 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     """A CLI on a fresh SQLite database (`mailbot migrate` made its schema); the servers are never contacted."""
     monkeypatch.setenv("MAILBOT_SECRET", "s")
     monkeypatch.setenv("MAILBOT_IMAP_PASSWORD", "p")
+    monkeypatch.setenv("SUDO_USER", "petugas")
     cli = Cli(write_config(tmp_path, "127.0.0.1", 1, "lpse", "127.0.0.1", 2), capsys)
     cli.ok("migrate")
     return cli
@@ -132,14 +134,17 @@ def test_registry_import_and_list(offline: Cli, tmp_path: Path) -> None:
     assert offline.ok("registry", "import", str(first)).strip() == "registry: 2 added, 0 updated"
     rows = offline.json("registry", "list")
     assert rows == [
-        {"nama": A_NAME, "nip": A_NIP, "email": A_EMAIL, "user_id": A_USER_ID, "satker": "Dinas PUPR"},
-        {"nama": B_NAME, "nip": B_NIP, "email": B_EMAIL, "user_id": "siti.ppk", "satker": "Dinas Kesehatan, UPT"},
+        {"nama": A_NAME, "nip": A_NIP, "email": A_EMAIL, "user_id": A_USER_ID, "satker": "Dinas PUPR", "active": True},
+        {"nama": B_NAME, "nip": B_NIP, "email": B_EMAIL, "user_id": "siti.ppk", "satker": "Dinas Kesehatan, UPT",
+         "active": True},
     ]
     second = tmp_path / "ppk-excel.csv"  # Excel in an Indonesian locale saves with ';' and a BOM
     second.write_text("\ufeffnama;nip;email;user_id;satker\r\n"
                       f"{A_NAME};{A_NIP};budi.baru@pupr-demo.go.id;budi.ppk2;Dinas PUPR\r\n"
                       "Andi Wijaya;199001012015031004;andi@bpbd-demo.go.id;andi.ppk;BPBD\r\n", encoding="utf-8")
-    assert offline.ok("registry", "import", str(second)).strip() == "registry: 1 added, 1 updated"
+    out = offline.ok("registry", "import", "--by", "rahmat", str(second)).strip().splitlines()
+    assert out[-1] == "registry: 1 added, 1 updated"
+    assert any(line.startswith(f"change  {A_NIP}") and "budi.baru@pupr-demo.go.id" in line for line in out)
     by_nip = {r["nip"]: r for r in offline.json("registry", "list")}
     assert len(by_nip) == 3
     assert by_nip[A_NIP]["email"] == "budi.baru@pupr-demo.go.id" and by_nip[A_NIP]["user_id"] == "budi.ppk2"
@@ -183,7 +188,7 @@ def test_executable_registry_error_on_fresh_database_is_one_line(tmp_path: Path)
     p = subprocess.run([str(MAILBOT), "--config", str(cfg), "registry", "import", str(f)],
                        capture_output=True, text=True, timeout=60, env=env)
     assert p.returncode == 2
-    assert p.stderr.splitlines() == [f"mailbot: registry: {f} header must be nama,nip,email,user_id,satker "
+    assert p.stderr.splitlines() == [f"mailbot: registry: {f}:1: header must be nama,nip,email,user_id,satker "
                                      f"(got nama,nip)"]
 
 

@@ -28,7 +28,7 @@ EVIL = "<script>alert(1)</script>"
 PASSWORD = "Tq7vRm2xKp9sLw4z"
 REVIEW_CODE = "RV-7K2M-Q9XD-4HPT-W3NB"
 ADMIN_TEMPLATES = {"review_request", "quarantine_alert", "admin_confirmation", "admin_command_error", "admin_digest",
-                   "delivery_failure", "admin_notice", "ops_alert"}
+                   "delivery_failure", "admin_notice", "ops_alert", "registry_changed"}
 
 
 def make_case(**overrides: Any) -> dict[str, Any]:
@@ -105,8 +105,12 @@ EXTRA: dict[str, dict[str, Any]] = {
                      "subject": "Re: Terima kasih", "reason": None, "files": ["SK baru.pdf"]},
     "ops_alert": {"alert": {"check": "imap_login", "state": "start", "since": NOW,
                             "detail": "IMAP 127.0.0.1:143: login rejected: <script>alert(1)</script>"}},
+    "registry_changed": {"by": "rahmat", "changes": [
+        {"nip": "197103112006041003", "nama": "Budi Santoso", "kind": "change",
+         "old_email": "budi@example.go.id", "new_email": "budi.baru@example.go.id"},
+        {"nip": "198507222010012003", "nama": "Siti Rahmawati", "kind": "remove", "old_email": "", "new_email": ""}]},
 }
-NO_CASE = {"too_large", "auto_reply_limit", "admin_digest", "quarantine_alert", "ops_alert"}
+NO_CASE = {"too_large", "auto_reply_limit", "admin_digest", "quarantine_alert", "ops_alert", "registry_changed"}
 
 
 def context(name: str, **overrides: Any) -> dict[str, Any]:
