@@ -57,7 +57,7 @@ Rule = Callable[[CaseFacts], list[Result]]
 # code is one that only asks the admin to look ("check"); a passed check is "fine".
 BLOCKING, CHECK, FINE = "blocking", "check", "fine"
 SEVERITIES = (BLOCKING, CHECK, FINE)
-CHECK_CODES = frozenset({"manual_check", "duplicate", "request_type", "name_registry"})
+CHECK_CODES = frozenset({"manual_check", "duplicate", "request_type", "name_registry", "unidentified"})
 
 
 def severity(code: str, ok: bool) -> str:
@@ -82,6 +82,12 @@ def documents_readable(f: CaseFacts) -> list[Result]:
             why = d.problem or "tidak memiliki lapisan teks, perlu diperiksa manual"
             out.append(Result("manual_check", False, f"{d.filename}: {why}"))
     return out
+
+
+def documents_identified(f: CaseFacts) -> list[Result]:
+    """A usable file of no recognised kind is named for the admin to look at (issue 11)."""
+    return [Result("unidentified", False, f"{d.filename}: jenis dokumen tidak dapat ditentukan, perlu diperiksa manual")
+            for d in f.documents if d.usable and not d.kinds]
 
 
 def _nips(f: CaseFacts) -> list[str]:
@@ -146,7 +152,7 @@ def request_type_known(f: CaseFacts) -> list[Result]:
     return []
 
 
-RULES: Sequence[Rule] = (documents_present, documents_readable, request_type_known, nip_valid,
+RULES: Sequence[Rule] = (documents_present, documents_readable, documents_identified, request_type_known, nip_valid,
                          sender_matches_registry, nip_matches_registry, name_matches_registry,
                          no_duplicate_case)
 
