@@ -97,30 +97,30 @@ def test_incomplete_mail_names_no_file_to_an_unverified_sender(any_bot: Bot) -> 
 
 
 # -- 5. the admin decides a case waiting for documents -----------------------------------------------------
-def test_digest_code_lets_the_admin_approve_a_case_waiting_for_documents(any_bot: Bot) -> None:
+def test_digest_code_lets_the_admin_approve_a_case_waiting_for_documents(db_bot: Bot) -> None:
     """Scenario: a user-ID request lacks the SK; the next morning's digest lists it with a review code;
     the admin mails SETUJU with that code → credentials to the registered address, audited as the admin's."""
-    any_bot.append(letter_only())
-    any_bot.poll(datetime(2026, 12, 1, 10, 0, tzinfo=WIB))  # Tuesday
-    [case] = cases(any_bot)
+    db_bot.append(letter_only())
+    db_bot.poll(datetime(2026, 12, 1, 10, 0, tzinfo=WIB))  # Tuesday
+    [case] = cases(db_bot)
     assert case.status == "AWAITING_DOCUMENTS"
-    any_bot.poll(datetime(2026, 12, 2, 8, 30, tzinfo=WIB))
-    [digest] = any_bot.sent("admin_digest")
+    db_bot.poll(datetime(2026, 12, 2, 8, 30, tzinfo=WIB))
+    [digest] = db_bot.sent("admin_digest")
     text = body(digest)
     assert case.number in text and "menunggu kelengkapan dokumen" in text
     code = text.split("Kode tinjauan: ")[1].split()[0]
     assert code.startswith("RV-")
-    assert [e.detail for e in events(any_bot, "review_codes_issued")][0].startswith("round 1")
-    any_bot.poll(datetime(2026, 12, 2, 9, 0, tzinfo=WIB))  # later polls: no second digest, no new round
-    assert len(any_bot.sent("admin_digest")) == 1 and len(events(any_bot, "review_codes_issued")) == 1
+    assert [e.detail for e in events(db_bot, "review_codes_issued")][0].startswith("round 1")
+    db_bot.poll(datetime(2026, 12, 2, 9, 0, tzinfo=WIB))  # later polls: no second digest, no new round
+    assert len(db_bot.sent("admin_digest")) == 1 and len(events(db_bot, "review_codes_issued")) == 1
 
-    any_bot.append(request_email(ADMIN, "Admin", f"Keputusan {code}", "SETUJU"))
-    any_bot.poll(datetime(2026, 12, 2, 9, 10, tzinfo=WIB))
-    assert cases(any_bot)[0].status == "COMPLETED"
-    [credentials] = any_bot.sent("credentials")
+    db_bot.append(request_email(ADMIN, "Admin", f"Keputusan {code}", "SETUJU"))
+    db_bot.poll(datetime(2026, 12, 2, 9, 10, tzinfo=WIB))
+    assert cases(db_bot)[0].status == "COMPLETED"
+    [credentials] = db_bot.sent("credentials")
     assert credentials.rcpt_tos == [B_EMAIL] and PPK_B[3] in body(credentials)
-    assert [m.rcpt_tos for m in any_bot.sent("admin_confirmation")] == [[ADMIN]]
-    [approve] = events(any_bot, "approve")
+    assert [m.rcpt_tos for m in db_bot.sent("admin_confirmation")] == [[ADMIN]]
+    [approve] = events(db_bot, "approve")
     assert (approve.actor, approve.from_status, approve.to_status) == (f"admin:{ADMIN}", "AWAITING_DOCUMENTS",
                                                                         "APPROVED")
 
@@ -144,11 +144,17 @@ def test_reply_to_a_digest_with_codes_of_several_cases_is_never_guessed(any_bot:
 
 def test_cli_reject_applies_to_a_case_waiting_for_documents(any_bot: Bot,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    """Scenario: `mailbot reject N --reason R` on a case waiting for documents → REJECTED, the PPK gets the
-    `rejected` mail with the reason, the decision is audited as cli:<user>."""
+    """Scenario: `mailbot request-docs` twice, then `mailbot reject N --reason R` on a case waiting for
+    documents → an `incomplete` mail each time, then REJECTED, the PPK gets the `rejected` mail with the
+    reason, the decision is audited as cli:<user>."""
     any_bot.append(letter_only())
     any_bot.poll()
     [case] = cases(any_bot)
+    for note in ("Mohon SK yang dilegalisir", "Mohon SK terbaru"):  # each LENGKAPI is its own mail
+        rc, _out, err = cli(any_bot, capsys, "request-docs", case.number, "--note", note)
+        assert rc == 0, err
+        assert note in body(any_bot.sent("incomplete")[-1]) and SK_LABEL in body(any_bot.sent("incomplete")[-1])
+    assert len(any_bot.sent("incomplete")) == 3 and cases(any_bot)[0].status == "AWAITING_DOCUMENTS"
     rc, out, err = cli(any_bot, capsys, "reject", case.number, "--reason", "Bukan PPK pada satker ini")
     assert rc == 0, err
     assert "REJECTED" in out
@@ -193,21 +199,21 @@ def newsletter() -> bytes:
                          "Lima berita pengadaan barang dan jasa pekan ini. Selamat membaca.")
 
 
-def test_vendor_offer_and_newsletter_make_no_case_and_get_no_mail(any_bot: Bot,
+def test_vendor_offer_and_newsletter_make_no_case_and_get_no_mail(db_bot: Bot,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """Scenario: a vendor offer with a PDF brochure and a newsletter from unknown senders → no case, no mail,
     moved like any other; both in `mailbot inbox --json` and in the next morning's digest; `inbox open ID`
     makes a case of one, audited with the admin's name."""
-    any_bot.append(vendor_offer())
-    any_bot.append(newsletter())
-    any_bot.poll(datetime(2026, 12, 1, 10, 0, tzinfo=WIB))
-    assert cases(any_bot) == [] and any_bot.smtp.messages == []
-    rows = any_bot.all(InboundMessage)
+    db_bot.append(vendor_offer())
+    db_bot.append(newsletter())
+    db_bot.poll(datetime(2026, 12, 1, 10, 0, tzinfo=WIB))
+    assert cases(db_bot) == [] and db_bot.smtp.messages == []
+    rows = db_bot.all(InboundMessage)
     assert [(r.status, r.kind) for r in rows] == [("not_a_request", "not_a_request")] * 2
-    assert all(r.raw_blob and any_bot.app.store.get(r.raw_blob) for r in rows)
-    assert any_bot.uids("INBOX") == [] and len(any_bot.uids(any_bot.app.settings.imap.processed_folder)) == 2
+    assert all(r.raw_blob and db_bot.app.store.get(r.raw_blob) for r in rows)
+    assert db_bot.uids("INBOX") == [] and len(db_bot.uids(db_bot.app.settings.imap.processed_folder)) == 2
 
-    rc, out, err = cli(any_bot, capsys, "inbox", "--json")
+    rc, out, err = cli(db_bot, capsys, "inbox", "--json")
     assert rc == 0, err
     listed = json.loads(out)
     assert [(r["id"], r["from_addr"], r["subject"]) for r in listed] == [
@@ -215,24 +221,24 @@ def test_vendor_offer_and_newsletter_make_no_case_and_get_no_mail(any_bot: Bot,
         (rows[1].id, "info@beritapengadaan.example", "Info pengadaan pekan ini")]
     assert all(r["received_at"] for r in listed)
 
-    any_bot.poll(datetime(2026, 12, 2, 8, 30, tzinfo=WIB))
-    digests = any_bot.sent("admin_digest")
+    db_bot.poll(datetime(2026, 12, 2, 8, 30, tzinfo=WIB))
+    digests = db_bot.sent("admin_digest")
     assert [m.rcpt_tos for m in digests] == [[ADMIN]]
     text = body(digests[0])
     assert "Penawaran kerja sama pengadaan laptop" in text and "Info pengadaan pekan ini" in text
     assert "mailbot inbox open" in text
 
-    rc, out, err = cli(any_bot, capsys, "inbox", "open", str(rows[1].id))
+    rc, out, err = cli(db_bot, capsys, "inbox", "open", str(rows[1].id))
     assert rc == 0, err
-    [case] = cases(any_bot)
+    [case] = cases(db_bot)
     assert out.strip() == case.number and case.sender == "info@beritapengadaan.example"
     assert case.status == "AWAITING_DOCUMENTS"
-    [opened] = events(any_bot, "opened_from_inbox")
+    [opened] = events(db_bot, "opened_from_inbox")
     assert opened.actor == f"cli:{getpass.getuser()}" and opened.case_id == case.id
-    assert [e.actor for e in events(any_bot, "received")] == [f"cli:{getpass.getuser()}"]
-    assert [m.rcpt_tos for m in any_bot.sent("incomplete")] == [["info@beritapengadaan.example"]]
-    assert [r["id"] for r in json.loads(cli(any_bot, capsys, "inbox", "--json")[1])] == [rows[0].id]
-    rc, _out, err = cli(any_bot, capsys, "inbox", "open", str(rows[1].id))
+    assert [e.actor for e in events(db_bot, "received")] == [f"cli:{getpass.getuser()}"]
+    assert [m.rcpt_tos for m in db_bot.sent("incomplete")] == [["info@beritapengadaan.example"]]
+    assert [r["id"] for r in json.loads(cli(db_bot, capsys, "inbox", "--json")[1])] == [rows[0].id]
+    rc, _out, err = cli(db_bot, capsys, "inbox", "open", str(rows[1].id))
     assert rc == 1 and "not a message recorded as no request" in err
 
 
