@@ -67,6 +67,8 @@ def test_unidentified_photo_goes_to_review_and_lengkapi_asks_for_what_is_missing
     assert "tidak perlu mengirim ulang" in body(any_bot.sent("ack")[0])
     review = review_for(any_bot, case)
     assert f"{PHOTO}: jenis dokumen tidak dapat ditentukan, perlu diperiksa manual" in body(review)
+    assert f"dokumen yang belum dikenali: {SK_LABEL}" in body(review) and "telah lengkap" not in body(review)
+    assert f"perlu diperiksa manual: {PHOTO}" in body(review)
     findings = {f["code"]: f for f in case_detail(any_bot.app, case.number)["findings"]}
     assert PHOTO in findings["unidentified"]["message"] and not findings["unidentified"]["ok"]
 
@@ -177,6 +179,7 @@ def test_hardcopy_case_is_complete_by_the_admins_word(any_bot: Bot, capsys: pyte
     [case] = cases(any_bot)
     assert (case.number, case.status, case.channel) == (out.strip(), "AWAITING_REVIEW", "hardcopy")
     assert [m.rcpt_tos for m in any_bot.sent("review_request")] == [[ADMIN]]
+    assert f"dokumen yang belum dikenali: {SK_LABEL}" in body(any_bot.sent("review_request")[0])
     assert any_bot.sent("incomplete") == []
     for day in (7, 10, 15, 22):
         any_bot.poll(datetime(2026, 12, day, 10, 0, tzinfo=WIB))
