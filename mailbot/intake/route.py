@@ -85,7 +85,7 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
 
 def no_request(s: Session, app: App, mail: ParsedMail, pdf_texts: PdfTexts | None) -> tuple[str, PdfTexts | None]:
     """Why a new message is no request (SPEC §2: no recognised request type, a sender not in the registry,
-    and no attachment recognised as a document kind — a vendor's brochure, a newsletter), or "" for a
+    and no attachment that is or may be a document — a vendor's brochure, a newsletter), or "" for a
     request; and the PDF texts read on the way (so that a request's files are not read twice)."""
     if detect_request_type(mail.subject, mail.text or "") != "unknown" or registry_for(s, mail.from_addr)[1]:
         return "", pdf_texts
@@ -97,11 +97,15 @@ def no_request(s: Session, app: App, mail: ParsedMail, pdf_texts: PdfTexts | Non
         sha = hashlib.sha256(a.payload).hexdigest()
         if sniff_type(a.payload[:4096]) == "pdf" and sha not in texts:
             texts[sha] = limited_pdf_text(a.payload, limits=limits, sha256=sha)
-        if analyse_file(a.filename, a.payload, app.kinds, sha, texts, limits).kinds:
+        analysis = analyse_file(a.filename, a.payload, app.kinds, sha, texts, limits)
+        # A file of a recognised kind, or an attached scan or photo only a person can read (it may be the
+        # letter or the SK: the admin judges it), makes a request; a readable file of no kind (a vendor's
+        # brochure) or an inline picture (a newsletter's logo) does not.
+        if analysis.kinds or (analysis.usable and analysis.needs_manual_check and not a.inline):
             return "", texts
     files = len(mail.attachments)
     return ("no request type, sender not in the registry, "
-            + (f"none of {files} attachment(s) recognised as a document" if files else "no attachment")), texts
+            + (f"none of {files} attachment(s) a document" if files else "no attachment")), texts
 
 
 def _not_a_request(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime, reason: str) -> None:

@@ -255,3 +255,14 @@ def test_registered_ppk_and_request_words_still_make_a_case(any_bot: Bot) -> Non
                                                              ("ppk.baru@gmail.example", "AWAITING_DOCUMENTS")]
     assert sorted(m.rcpt_tos[0] for m in any_bot.sent("incomplete")) == sorted([A_EMAIL, "ppk.baru@gmail.example"])
     assert all(r.status == "processed" for r in any_bot.all(InboundMessage))
+
+
+def test_a_strangers_photo_without_request_words_is_the_admins_to_judge(any_bot: Bot) -> None:
+    """Scenario: a private address sends only a phone photo, no request words: it may be an SK, so it
+    makes a case that goes to the admin as a manual check (never `incomplete`, never dropped)."""
+    any_bot.append(request_email("ppk.baru@gmail.example", "Andi", "Mohon bantuan", "Terlampir.",
+                                 [(PHOTO, make_jpeg())]))
+    any_bot.poll()
+    [case] = cases(any_bot)
+    assert case.status == "AWAITING_REVIEW" and any_bot.sent("incomplete") == []
+    assert PHOTO in body(review_for(any_bot, case))
