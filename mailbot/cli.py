@@ -409,6 +409,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(verbose=args.verbose)
 
 
+def cmd_inbox(args: argparse.Namespace) -> int:
+    from mailbot.admin.views import inbox_list
+
+    return _listing(args, inbox_list(_app(args)), lambda r: f"{r['id']:>6}  {r['received_at']}  "
+                    f"{r['from_addr'] or '-':<35} {r['subject']}", "no mail recorded as not a request")
+
+
+def cmd_inbox_open(args: argparse.Namespace) -> int:
+    from mailbot.intake.inbox import InboxError, open_case
+
+    app = _app(args, secrets_needed=True)  # the case's first mails are queued: their Message-IDs are signed
+    try:
+        number = open_case(app, args.id, getpass.getuser(), _now(None))
+    except InboxError as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 1
+    print(number)
+    _flush_now(app, stream=sys.stderr)  # stdout stays just the number, for scripts
+    return 0
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": cmd_init, "check": cmd_check, "poll": cmd_poll, "run": cmd_run, "cases": cmd_cases,
     "status": cmd_status,
@@ -421,6 +442,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "quarantine list": cmd_quarantine_list, "quarantine requeue": cmd_quarantine_requeue,
     "report": cmd_report, "archive export": cmd_archive_export, "demo": cmd_demo,
     "migrate": cmd_migrate, "backup": cmd_backup, "restore": cmd_restore, "purge": cmd_purge,
+    "inbox": cmd_inbox, "inbox open": cmd_inbox_open,
     "oauth login": cmd_oauth_login,
 }
 

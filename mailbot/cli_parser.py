@@ -118,4 +118,8 @@ def build_parser(handlers: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     sp.add_argument("--now", help="purge as of this ISO instant (drills and tests)")
     group("oauth", "OAuth2 sign-in of the mailbox (Microsoft 365, Google)")
     add("oauth login", "obtain the first token with the device-code flow (open a URL, enter a code)")
+    sp = add("inbox", "mail recorded as no request (not_a_request): id, date, sender, subject", json_flag=True)
+    groups["inbox"] = sp.add_subparsers(dest="inbox_command", required=False, metavar="SUBCOMMAND")
+    sp = add("inbox open", "open a case from a message recorded as no request, as if it had been one")
+    sp.add_argument("id", type=int)
     return p

@@ -21,5 +21,7 @@ def register_hardcopy(app: App, *, name: str, nip: str, email: str, request_type
                              request_type=request_type, channel="hardcopy", now=now, actor=actor)
         items = [(sanitize_filename(f.name), "application/octet-stream", f.read_bytes()) for f in files]
         store_documents(s, app, case, items, now)
-        evaluate_and_apply(s, app, case, f"{name} NIP {nip}", now, actor, first_contact=True, message_row=None)
+        # The admin saw the originals at the desk: complete by the admin's word, straight to review.
+        evaluate_and_apply(s, app, case, f"{name} NIP {nip}", now, actor, first_contact=True, message_row=None,
+                           vouched=True)
         return case.number

@@ -118,3 +118,13 @@ def quarantine_requeue(app: App, row_id: int) -> bool:
         s.add(Event(case_id=row.case_id, actor="cli", kind="requeued", message_id=row.id,
                     detail=f"previous reason: {row.reason}"))
         return True
+
+
+def inbox_list(app: App) -> list[dict[str, Any]]:
+    """Every message still recorded as no request (`not_a_request`), oldest first: id, date, sender,
+    subject and why it was taken for no request."""
+    with transaction(app.factory) as s:
+        rows = s.scalars(select(InboundMessage).where(InboundMessage.status == InboundStatus.NOT_A_REQUEST)
+                         .order_by(InboundMessage.id)).all()
+        return [{"id": r.id, "received_at": _iso(r.received_at), "from_addr": r.from_addr, "subject": r.subject,
+                 "reason": r.reason} for r in rows]

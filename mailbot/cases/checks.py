@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.documents import FileAnalysis, PdfTexts, analyse_file, sniff_type
+from mailbot.cases.inventory import received_files
 from mailbot.cases.pdfworker import pdf_limits
 from mailbot.cases.records import apply, registry_for, view
 from mailbot.domain.findings import LETTER_KIND, TEXT_LAYER, CaseFacts, DocFacts, RegistryFacts, evaluate
-from mailbot.domain.kinds import missing_kinds
+from mailbot.domain.kinds import missing_kinds, unidentified_files
 from mailbot.domain.nip import nips_in
 from mailbot.domain.states import OPEN_STATUSES, RequestType
 from mailbot.domain.workflow import Decision, on_documents_checked
@@ -51,6 +52,7 @@ class CheckOutcome:
     missing: list[str]  # labels
     unusable: list[dict[str, str]]  # {filename, reason}
     verified: bool = False  # the sender's address is in the registry
+    unidentified: tuple[str, ...] = ()  # usable files of no recognised kind: the admin's to judge
 
 
 def _doc_facts(d: Document, confidence: float | None = None, low_confidence_words: Sequence[str] = ()) -> DocFacts:
@@ -102,21 +104,28 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
         case.ppk_id = ppk.id
     missing = [k.label for k in missing_kinds(documents, app.kinds)]
     unusable = [{"filename": d.filename, "reason": d.problem or ""} for d in documents if not d.usable]
-    return CheckOutcome(not missing, missing, unusable, verified=ppk is not None and by_sender)
+    return CheckOutcome(not missing, missing, unusable, verified=ppk is not None and by_sender,
+                        unidentified=tuple(unidentified_files(documents)))
 
 
 def evaluate_and_apply(s: Session, app: App, case: Case, body: str, now: datetime, actor: str, *,
-                       first_contact: bool, message_row: InboundMessage | None) -> Decision:
-    """Check the case and apply what the workflow decides (ack, incomplete, a review round)."""
+                       first_contact: bool, message_row: InboundMessage | None, vouched: bool = False) -> Decision:
+    """Check the case and apply what the workflow decides (ack, incomplete, a review round); `vouched`:
+    an admin registered it with its files (hardcopy), complete by the admin's word."""
     outcome = check_case(s, app, case, body, now)
-    decision = on_documents_checked(view(s, case), outcome.complete, first_contact, outcome.missing)
+    decision = on_documents_checked(view(s, case), outcome.complete, first_contact, outcome.missing,
+                                    unidentified=len(outcome.unidentified), vouched=vouched)
     row_id = message_row.id if message_row else None
     # To a sender not in the registry by address (perhaps a forged From) the mail names none of the files
     # it got: a generic count, so the office never relays someone's chosen words to a third party.
     unusable = outcome.unusable if outcome.verified else []
     extra: dict[str, Any] = {"missing": outcome.missing, "unusable": unusable, "admin_note": None,
                              "unusable_count": 0 if outcome.verified else len(outcome.unusable),
-                             "self_service_hint": case.request_type in (RequestType.RESET_PASSWORD, RequestType.BOTH)}
+                             "self_service_hint": case.request_type in (RequestType.RESET_PASSWORD, RequestType.BOTH),
+                             "received": [], "manual_check": decision.event == "manual_check"}
+    if outcome.verified:  # each received file with what the bot took it for: to a verified sender only
+        extra["received"] = received_files(app, s.scalars(select(Document).where(Document.case_id == case.id)
+                                                          .order_by(Document.id)))
     apply(s, app, case, decision, "bot", now, key=f"m{row_id}" if row_id else f"t{now.timestamp():.0f}",
           extra=extra, message_id=row_id)
     return decision

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.authresults import parse as parse_auth_results
-from mailbot.cases.commands import AdminCommand, find_review_codes, parse_command
+from mailbot.cases.commands import AdminCommand, find_review_codes, new_text, parse_command
+from mailbot.cases.inventory import incomplete_context, sender_verified
 from mailbot.cases.notify import base_context, case_context, count_auto_reply, queue_mail
 from mailbot.cases.records import (
     AdminInput,
@@ -31,7 +32,7 @@ from mailbot.domain.states import (
     CaseStatus,
     InboundStatus,
 )
-from mailbot.domain.workflow import TransitionRefused, on_admin_decision
+from mailbot.domain.workflow import DECIDABLE, TransitionRefused, on_admin_decision
 from mailbot.store.audit import add_event
 from mailbot.store.db import transaction
 from mailbot.store.models import Case, InboundMessage, ReviewCode
@@ -93,12 +94,17 @@ def handle_admin_reply(s: Session, app: App, row: InboundMessage, mail: ParsedMa
     # The case being answered is the thread's (signed Message-ID, then [number] in the subject); a code
     # only names the case when the reply carries no thread. A code of another case is never "followed".
     threaded = thread_case(s, app, mail)
-    case = threaded or (s.get(Case, known[0].case_id) if known else None)
+    named = _cases_named(mail, list(known)) if threaded is None else set()
+    case = threaded or (s.get(Case, next(iter(named))) if len(named) == 1 else None)
     if case is not None:
         row.case_id = case.id
     try:
         if not sole_sender(mail):
             raise DecisionRefused("email ini memuat lebih dari satu pengirim (From); bukan keputusan")
+        if len(named) > 1:
+            # A reply to the digest quotes the codes of several cases: which one is meant is never guessed.
+            raise DecisionRefused("email ini memuat kode tinjauan lebih dari satu permohonan; kirim keputusan "
+                                  "dengan satu kode tinjauan saja pada subjek")
         if threaded is not None and known and not any(k.case_id == threaded.id for k in known):
             raise DecisionRefused(f"kode tinjauan pada email ini milik permohonan lain, bukan permohonan "
                                   f"{threaded.number} yang Anda balas")
@@ -123,6 +129,17 @@ def handle_admin_reply(s: Session, app: App, row: InboundMessage, mail: ParsedMa
         row.secret = None
 
 
+def _cases_named(mail: ParsedMail, known: list[ReviewCode]) -> set[int]:
+    """The cases the known codes of an unthreaded mail name: those in the subject when it has any (a new
+    mail written with one code from the digest), else those in the admin's own new text, else those
+    anywhere in the mail (a quoted review mail)."""
+    in_subject = set(find_review_codes(mail.subject, ""))
+    in_new_text = set(find_review_codes("", new_text(mail.text or "", mail.html)))
+    chosen = ([k for k in known if k.code in in_subject] or [k for k in known if k.code in in_new_text]
+              or known)
+    return {k.case_id for k in chosen}
+
+
 def _valid_code(known: list[ReviewCode], case: Case | None, admin: str) -> ReviewCode:
     if case is None:
         raise DecisionRefused("kode tinjauan tidak ditemukan pada subjek maupun kutipan email")
@@ -135,7 +152,7 @@ def _valid_code(known: list[ReviewCode], case: Case | None, admin: str) -> Revie
     if not current:
         raise DecisionRefused("kode tinjauan ini berasal dari putaran tinjauan sebelumnya dan tidak berlaku lagi")
     code = current[0]
-    if code.used_at is not None or case.status != CaseStatus.AWAITING_REVIEW:
+    if code.used_at is not None or case.status not in DECIDABLE:
         raise DecisionRefused(f"perkara ini sudah diputuskan oleh {case.decided_by or 'admin lain'}")
     return code
 
@@ -169,10 +186,10 @@ def apply_decision(s: Session, app: App, case: Case, command: AdminCommand, acto
     """Check an authenticated admin command against the case and apply the workflow's Decision."""
     action = command.action
     assert action is not None
-    if case.status != CaseStatus.AWAITING_REVIEW:
+    if case.status not in DECIDABLE:
         raise DecisionRefused(f"perkara ini berstatus {case.status}; sudah diputuskan oleh "
                               f"{case.decided_by or 'admin lain'}" if case.decided_by else
-                              f"perkara ini berstatus {case.status}, bukan menunggu tinjauan")
+                              f"perkara ini berstatus {case.status} dan tidak dapat diputuskan lagi")
     try:
         decision = on_admin_decision(view(s, case), action, by_email=reply_to is not None)
     except TransitionRefused as exc:
@@ -182,8 +199,13 @@ def apply_decision(s: Session, app: App, case: Case, command: AdminCommand, acto
     elif action == "reject":
         extra = {"reason": command.argument}
     else:
-        extra = {"missing": [], "unusable": [], "admin_note": command.argument}
-    apply(s, app, case, decision, actor, now, key=case.review_round, extra=extra,
+        # What is really missing as the files stand, and what each received file was taken for.
+        extra = incomplete_context(app, case, verified=sender_verified(case), admin_note=command.argument)
+    # One decision per review round, so the round keys its mails; before any review (a case waiting for
+    # documents) the admin may ask for documents more than once in a round: each request is its own mail.
+    in_review = case.status == CaseStatus.AWAITING_REVIEW
+    key: object = case.review_round if in_review else f"{case.review_round}-{now.isoformat()}"
+    apply(s, app, case, decision, actor, now, key=key, extra=extra,
           message_id=message_row.id if message_row else None, detail=(command.argument or "")[:500],
           admin=AdminInput(typed_password=command.password, reason=command.argument or None, note=command.note,
                            reply_to=reply_to.message_id if reply_to else None))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.notify import case_context, queue_to_admins
+from mailbot.domain.kinds import missing_kinds, unidentified_files
 from mailbot.domain.states import WANTS_PASSWORD
 from mailbot.outgoing.compose import OutgoingAttachment
 from mailbot.store.models import Case, ReviewCode
@@ -72,9 +73,12 @@ def start_review(s: Session, app: App, case: Case, now: datetime, *, propose_pas
     attachments = [OutgoingAttachment(_safe_name(d.filename, d.file_type), MIME_OF_ACCEPTED[d.file_type], app.store.get(d.sha256))
                    for d in attach]
     findings = [{"ok": f.ok, "message": f.message} for f in case.findings]
+    # A file of unknown kind (or a walk-in the admin vouched for) goes to review with a kind not recognised.
+    not_recognised = [k.label for k in missing_kinds(case.documents, app.kinds)]
     base = case_context(app, case, now, show_registry=True) | {
         "round": case.review_round, "findings": findings, "documents": documents,
-        "proposed_password": password, "user_id": user_id}
+        "proposed_password": password, "user_id": user_id, "not_recognised": not_recognised,
+        "unidentified": unidentified_files(case.documents)}
     queue_to_admins(s, app, case, "review_request",
                     lambda admin: base | {"admin_email": admin, "review_code": codes[admin]},
                     (case.number, case.review_round), now, attachments=attachments,

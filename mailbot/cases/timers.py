@@ -7,6 +7,7 @@ from datetime import datetime, time
 from sqlalchemy import select
 
 from mailbot.app import App
+from mailbot.cases.asking import digest_sent, documents_waiting, not_requests_since
 from mailbot.cases.notify import base_context, queue_to_admins
 from mailbot.cases.records import apply, view
 from mailbot.domain.kinds import missing_kinds
@@ -62,12 +63,18 @@ def queue_admin_digest(app: App, now: datetime) -> int:
         return 0
     cutoff = datetime.combine(local.date(), time(hh, mm), tzinfo=app.settings.tz)
     with transaction(app.factory) as s:
+        if digest_sent(s, local.date().isoformat()):
+            return 0
         # The morning digest lists what was already waiting at digest time; newer cases have just
         # had their review_request mail, and appear in tomorrow's digest if still waiting.
         waiting = s.scalars(select(Case).where(Case.status == CaseStatus.AWAITING_REVIEW,
                                                Case.status_since < cutoff).order_by(Case.id)).all()
-        if not waiting:
+        not_requests, not_requests_total = not_requests_since(s, cutoff)
+        if not waiting and not not_requests and not s.scalar(select(Case.id).where(
+                Case.status == CaseStatus.AWAITING_DOCUMENTS, Case.status_since < cutoff).limit(1)):
             return 0
+        # Cases waiting for documents get their review codes when first listed here (issue 11).
+        documents = documents_waiting(s, app, cutoff, now)
         standard = app.settings.sla.step5_validity
         rows = []
         for c in waiting:
@@ -75,8 +82,10 @@ def queue_admin_digest(app: App, now: datetime) -> int:
             rows.append({"number": c.number, "sender": c.sender, "ppk_name": c.ppk.nama if c.ppk else "",
                          "status": c.status, "age_label": _age_label(minutes), "overdue": minutes > standard,
                          "waiting_minutes": minutes, "standard_minutes": standard})
-        ctx = base_context(app, now) | {"cases": rows, "today": local.date()}
-        return queue_to_admins(s, app, None, "admin_digest", ctx, (local.date().isoformat(),), now)
+        ctx = base_context(app, now) | {"cases": rows, "today": local.date(), "not_requests": not_requests,
+                                        "not_requests_total": not_requests_total}
+        return queue_to_admins(s, app, None, "admin_digest", lambda admin: ctx | {"documents_waiting": [
+            d | {"review_code": d["codes"].get(admin)} for d in documents]}, (local.date().isoformat(),), now)
 
 
 def _age_label(minutes: int) -> str:

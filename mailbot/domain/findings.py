@@ -90,6 +90,7 @@ CHECK_CODES = frozenset({
     "sk_contents",  # the SK's number, date, Tahun Anggaran or appointees could not all be read
     "sk_old",  # the SK is for an earlier fiscal year
     "sk_ppk_unread",  # the requesting PPK not read among the appointees of a scanned SK (or by name only)
+    "unidentified",  # a usable file of no recognised kind: the admin judges it (issue 11)
 })
 
 
@@ -123,6 +124,12 @@ def documents_readable(f: CaseFacts) -> list[Result]:
             why = d.problem or "tidak memiliki lapisan teks, perlu diperiksa manual"
             out.append(Result("manual_check", False, f"{d.filename}: {why}"))
     return out
+
+
+def documents_identified(f: CaseFacts) -> list[Result]:
+    """A usable file of no recognised kind is named for the admin to look at (issue 11)."""
+    return [Result("unidentified", False, f"{d.filename}: jenis dokumen tidak dapat ditentukan, perlu diperiksa manual")
+            for d in f.documents if d.usable and not d.kinds]
 
 
 # -- NIPs ------------------------------------------------------------------------------------------
@@ -340,7 +347,7 @@ def request_type_known(f: CaseFacts) -> list[Result]:
     return []
 
 
-RULES: Sequence[Rule] = (documents_present, documents_readable, request_type_known, nip_valid,
+RULES: Sequence[Rule] = (documents_present, documents_readable, documents_identified, request_type_known, nip_valid,
                          sender_matches_registry, nip_matches_registry, name_matches_registry,
                          sk_contents, sk_current, sk_names_the_ppk, no_duplicate_case)
 

@@ -109,3 +109,14 @@ def missing_kinds(files: Iterable[Recognised], kinds: Sequence[DocumentKind]) ->
     """The required kinds that no usable file was recognised as: the one answer to "what is missing"."""
     covered = {name for f in files if f.usable for name in f.kinds}
     return [kind for kind in kinds if kind.required and kind.name not in covered]
+
+
+class Named(Recognised, Protocol):
+    @property
+    def filename(self) -> str: ...
+
+
+def unidentified_files(files: Iterable[Named]) -> list[str]:
+    """The names of usable files no kind was recognised for (a scan or photo only a person can read, a
+    file of another kind): the admin's to judge, never the PPK's to resend (issue 11)."""
+    return [f.filename for f in files if f.usable and not f.kinds]

@@ -31,6 +31,7 @@ class InboundStatus(enum.StrEnum):
     IGNORED = "ignored"  # automatic mail, refused codes: recorded, no case change
     QUARANTINED = "quarantined"
     DUPLICATE = "duplicate"
+    NOT_A_REQUEST = "not_a_request"  # no request type, sender not in the registry, no document: no case
 
 
 class OutboxStatus(enum.StrEnum):

@@ -23,7 +23,20 @@ TRANSITIONS: dict[tuple[S, str], S] = {
     (S.AWAITING_REVIEW, "reject"): S.REJECTED,
     (S.AWAITING_REVIEW, "request_docs"): S.AWAITING_DOCUMENTS,
     (S.APPROVED, "credentials_sent"): S.COMPLETED,
+    # A file nobody could identify: the admin judges it, the PPK is never asked to resend it (issue 11).
+    (S.RECEIVED, "manual_check"): S.AWAITING_REVIEW,
+    (S.AWAITING_DOCUMENTS, "manual_check"): S.AWAITING_REVIEW,
+    # The admin may decide any open case that is not yet decided (SPEC §2).
+    (S.RECEIVED, "approve"): S.APPROVED,
+    (S.RECEIVED, "reject"): S.REJECTED,
+    (S.RECEIVED, "request_docs"): S.AWAITING_DOCUMENTS,
+    (S.AWAITING_DOCUMENTS, "approve"): S.APPROVED,
+    (S.AWAITING_DOCUMENTS, "reject"): S.REJECTED,
+    (S.AWAITING_DOCUMENTS, "request_docs"): S.AWAITING_DOCUMENTS,
 }
+
+# The states in which an admin's decision (SETUJU / TOLAK / LENGKAPI) applies.
+DECIDABLE = frozenset({S.RECEIVED, S.AWAITING_DOCUMENTS, S.AWAITING_REVIEW})
 
 # Which SOP step (SPEC §1) the time spent in a state belongs to, keyed by (from, to).
 SOP_STEP: dict[tuple[S, S], str] = {
@@ -119,18 +132,29 @@ def next_status(status: S, event: str) -> S:
 
 
 def on_documents_checked(case: CaseView, complete: bool, first_contact: bool,
-                         missing: list[str]) -> Decision:
-    """After a request or a follow-up added documents and the checks ran."""
-    event = "complete" if complete else "incomplete"
-    new = next_status(case.status, event)
+                         missing: list[str], *, unidentified: int = 0, vouched: bool = False) -> Decision:
+    """After a request or a follow-up added documents and the checks ran.
+
+    `unidentified`: how many usable files no kind could be determined for (no kind by name or text, a
+    scan or photo only a person can read). With at least one, a file that otherwise lacks a document
+    goes to the admin ("perlu diperiksa manual") instead of asking the PPK to resend what may have been
+    sent. `vouched`: an admin registered the request with its files (hardcopy, the originals seen at the
+    desk): complete by the admin's word."""
     if case.status == S.AWAITING_REVIEW:
         # Extra documents while waiting for the admin: keep the round, tell nobody twice.
-        return Decision(event, new, reasons=("documents added while awaiting review",))
-    if complete:
-        sends = (Send("ack", To.PPK),) if first_contact else ()
-        return Decision(event, new, sends, ("all required documents present",), review_round=True,
-                        password=Password.PROPOSE if case.wants_password else Password.KEEP)
-    return Decision(event, new, (Send("incomplete", To.PPK),),
+        event = "complete" if complete else "incomplete"
+        return Decision(event, next_status(case.status, event), reasons=("documents added while awaiting review",))
+    password = Password.PROPOSE if case.wants_password else Password.KEEP
+    ack = (Send("ack", To.PPK),) if first_contact else ()
+    if complete or vouched:
+        reason = "all required documents present" if complete else "complete by the admin's word (hardcopy)"
+        return Decision("complete", next_status(case.status, "complete"), ack, (reason,), review_round=True,
+                        password=password)
+    if unidentified > 0:
+        return Decision("manual_check", next_status(case.status, "manual_check"), ack,
+                        (f"{unidentified} file(s) of unknown kind: the admin checks them",)
+                        + tuple(f"missing: {m}" for m in missing), review_round=True, password=password)
+    return Decision("incomplete", next_status(case.status, "incomplete"), (Send("incomplete", To.PPK),),
                     tuple(f"missing: {m}" for m in missing))
 
 

@@ -209,7 +209,8 @@ def move_done(app: App, mb: ImapMailbox, folder: str, uidvalidity: int, result: 
     """Move committed messages out of the inbox: processed → processed_folder, quarantined → quarantine."""
     imap = app.settings.imap
     targets = {InboundStatus.PROCESSED: imap.processed_folder, InboundStatus.IGNORED: imap.processed_folder,
-               InboundStatus.DUPLICATE: imap.processed_folder, InboundStatus.QUARANTINED: imap.quarantine_folder}
+               InboundStatus.DUPLICATE: imap.processed_folder, InboundStatus.QUARANTINED: imap.quarantine_folder,
+               InboundStatus.NOT_A_REQUEST: imap.processed_folder}
     with transaction(app.factory) as s:
         rows = s.execute(select(InboundMessage.id, InboundMessage.uid, InboundMessage.status).where(
             InboundMessage.mailbox == folder, InboundMessage.uidvalidity == uidvalidity,

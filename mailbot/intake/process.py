@@ -97,7 +97,7 @@ def _process_ids(app: App, ids: list[int], now: datetime, result: PollResult,
             log.exception("message %d failed", row_id)
             status = _record_failure(app, row_id, f"{type(exc).__name__}: {exc}", now)
         result.processed += status == "processed"
-        result.ignored += status == "ignored"
+        result.ignored += status in ("ignored", "not_a_request")  # recorded, no case change
         result.quarantined += status == "quarantined"
 
 

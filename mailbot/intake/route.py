@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from datetime import datetime
@@ -14,9 +15,10 @@ from mailbot.cases.checks import evaluate_and_apply, store_documents
 from mailbot.cases.commands import find_review_codes, new_text, starts_with_keyword
 from mailbot.cases.decisions import handle_admin_reply, sole_sender
 from mailbot.cases.delivery import report_delivery_failure
-from mailbot.cases.documents import PdfTexts
+from mailbot.cases.documents import PdfTexts, analyse_file, sniff_type
 from mailbot.cases.notify import base_context, case_context, queue_to_admins
-from mailbot.cases.records import create_case, thread_case
+from mailbot.cases.pdfworker import limited_pdf_text, pdf_limits
+from mailbot.cases.records import create_case, registry_for, thread_case
 from mailbot.domain.mail import ParsedMail
 from mailbot.domain.states import CLOSED, CaseStatus, InboundStatus
 from mailbot.intake.classify import (
@@ -42,7 +44,8 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
     2. a configured admin answering a case (review code, or a thread of a case not theirs): a decision;
     3. a review code from anybody else: refused and audited, never answered;
     4. the requester writing again in the thread of an open case: a follow-up;
-    5. anything else: a new request.
+    5. no request type, a sender not in the registry and no recognised document: not_a_request;
+    6. anything else: a new request.
 
     `pdf_texts`: the text of the mail's PDFs when the helper process read them ahead (by SHA-256)."""
     row.from_addr = mail.from_addr
@@ -73,7 +76,42 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
         else:
             _follow_up(s, app, row, mail, case, now, pdf_texts)
         return
+    verdict, pdf_texts = no_request(s, app, mail, pdf_texts)
+    if verdict:
+        _not_a_request(s, app, row, mail, now, verdict)
+        return
     _new_request(s, app, row, mail, now, pdf_texts)
+
+
+def no_request(s: Session, app: App, mail: ParsedMail, pdf_texts: PdfTexts | None) -> tuple[str, PdfTexts | None]:
+    """Why a new message is no request (SPEC §2: no recognised request type, a sender not in the registry,
+    and no attachment that is or may be a document — a vendor's brochure, a newsletter), or "" for a
+    request; and the PDF texts read on the way (so that a request's files are not read twice)."""
+    if detect_request_type(mail.subject, mail.text or "") != "unknown" or registry_for(s, mail.from_addr)[1]:
+        return "", pdf_texts
+    texts = dict(pdf_texts or {})
+    limit, limits = app.settings.limits.max_attachment_bytes, pdf_limits(app.settings.limits)
+    for a in mail.attachments:
+        if len(a.payload) > limit:
+            continue
+        sha = hashlib.sha256(a.payload).hexdigest()
+        if sniff_type(a.payload[:4096]) == "pdf" and sha not in texts:
+            texts[sha] = limited_pdf_text(a.payload, limits=limits, sha256=sha)
+        analysis = analyse_file(a.filename, a.payload, app.kinds, sha, texts, limits)
+        # A file of a recognised kind, or an attached scan or photo only a person can read (it may be the
+        # letter or the SK: the admin judges it), makes a request; a readable file of no kind (a vendor's
+        # brochure) or an inline picture (a newsletter's logo) does not.
+        if analysis.kinds or (analysis.usable and analysis.needs_manual_check and not a.inline):
+            return "", texts
+    files = len(mail.attachments)
+    return ("no request type, sender not in the registry, "
+            + (f"none of {files} attachment(s) a document" if files else "no attachment")), texts
+
+
+def _not_a_request(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime, reason: str) -> None:
+    """No case and no mail: recorded for the admins (digest, `mailbot inbox`), who may open a case from it."""
+    row.status, row.kind, row.reason = InboundStatus.NOT_A_REQUEST, "not_a_request", reason
+    log.info("message %d: not a request (%s)", row.id, reason)
 
 
 def _closed_follow_up(s: Session, app: App, row: InboundMessage, mail: ParsedMail, case: Case,
@@ -166,8 +204,9 @@ def _files(mail: ParsedMail) -> list[tuple[str, str, bytes]]:
 
 
 def _new_request(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime,
-                 pdf_texts: PdfTexts | None) -> None:
-    actor = f"ppk:{mail.from_addr}"
+                 pdf_texts: PdfTexts | None, actor: str | None = None) -> Case:
+    """A case from the message (`actor`: who opened it, when not the sender itself, e.g. cli:<user>)."""
+    actor = actor or f"ppk:{mail.from_addr}"
     case = create_case(s, app, sender=mail.from_addr, sender_name=mail.from_name, subject=mail.subject,
                          request_type=detect_request_type(mail.subject, mail.text or ""), channel="email",
                          now=now, actor=actor, message_id=row.id)
@@ -177,6 +216,12 @@ def _new_request(s: Session, app: App, row: InboundMessage, mail: ParsedMail, no
     store_documents(s, app, case, _files(mail), now, message_id=row.id, prepared=pdf_texts)
     evaluate_and_apply(s, app, case, mail.text or "", now, actor, first_contact=True, message_row=row)
     log.info("message %d: new case %s (%s)", row.id, case.number, case.status)
+    return case
+
+
+def open_request(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime, actor: str) -> Case:
+    """An admin turns a message recorded as no request into a case, as if it had been one."""
+    return _new_request(s, app, row, mail, now, None, actor=actor)
 
 
 def _follow_up(s: Session, app: App, row: InboundMessage, mail: ParsedMail, case: Case, now: datetime,

@@ -286,8 +286,8 @@ def test_unknown_case_and_missing_blob_write_nothing(app: App, tmp_path: Path) -
 
 
 # -- report ------------------------------------------------------------------------------------
-def march_cases(app: App, bot: Bot | None, tmp_path: Path) -> dict[str, str]:
-    """A known month: four walk-ins and one email in March 2026, one walk-in from February decided in March."""
+def march_cases(app: App, bot: Bot, tmp_path: Path) -> dict[str, str]:
+    """A known month: three walk-ins and two emails in March 2026, one walk-in from February decided in March."""
     n: dict[str, str] = {}
     # February case, decided on Monday 2 March: its validity step ends in March.
     n["feb"] = hardcopy(app, tmp_path, wib(2026, 2, 27, 15, 0), ppk=PPK_B)
@@ -303,8 +303,14 @@ def march_cases(app: App, bot: Bot | None, tmp_path: Path) -> dict[str, str]:
     n["b"] = hardcopy(app, tmp_path, wib(2026, 3, 3, 10, 0), request_type="user_id_info")
     decide_from_cli(app, n["b"], CliCommand.make("reject", "SK kedaluwarsa"), "admin", wib(2026, 3, 3, 10, 10))
     flush(app, wib(2026, 3, 3, 10, 14))
-    # C: letter only → awaiting documents → reminders → expired.
-    n["c"] = hardcopy(app, tmp_path, wib(2026, 3, 4, 9, 0), ppk=PPK_B, complete=False, request_type="both")
+    # C: an email with the letter only → awaiting documents → reminders → expired. (A walk-in is complete by
+    # the admin's word: it never waits for documents.)
+    b_name, b_nip, b_email = PPK_B[0], PPK_B[1], PPK_B[2]
+    bot.append(request_email(b_email, b_name, "Permohonan reset password dan informasi user ID", f"NIP. {b_nip}",
+                             [("Surat Permohonan.pdf", sample_request_letter(b_name, b_nip))]))
+    bot.poll(wib(2026, 3, 4, 9, 0))
+    with app.factory() as s:
+        n["c"] = s.scalar(select(Case.number).where(Case.sender == b_email, Case.channel == "email"))
     day = wib(2026, 3, 4, 9, 0)
     while status(app, n["c"]) != "EXPIRED":
         day += timedelta(days=1)
@@ -312,12 +318,11 @@ def march_cases(app: App, bot: Bot | None, tmp_path: Path) -> dict[str, str]:
         run_timers(app, day, PollResult())
     # D: still waiting for review.
     n["d"] = hardcopy(app, tmp_path, wib(2026, 3, 5, 9, 0))
-    # E: an email request (only when real servers are available), waiting for review.
-    if bot is not None:
-        bot.append(request_email(EMAIL, NAME, "Permohonan informasi user ID", f"Mohon info user ID. NIP. {NIP}",
-                                 [("Surat Permohonan.pdf", sample_request_letter(NAME, NIP)),
-                                  ("SK PPK.pdf", sample_sk(NAME, NIP))]))
-        bot.poll(wib(2026, 3, 6, 9, 0))
+    # E: an email request, waiting for review.
+    bot.append(request_email(EMAIL, NAME, "Permohonan informasi user ID", f"Mohon info user ID. NIP. {NIP}",
+                             [("Surat Permohonan.pdf", sample_request_letter(NAME, NIP)),
+                              ("SK PPK.pdf", sample_sk(NAME, NIP))]))
+    bot.poll(wib(2026, 3, 6, 9, 0))
     # After the month (April, WIB): must not count.
     n["apr"] = hardcopy(app, tmp_path, wib(2026, 4, 1, 0, 30))
     return n
@@ -333,7 +338,7 @@ def test_monthly_report_numbers_on_a_known_month(any_bot: Bot, tmp_path: Path) -
     assert r.outcomes == {"approved": 1, "rejected": 1, "expired": 1, "open": 2}
     assert {k: v for k, v in r.by_status.items() if v} == {"COMPLETED": 1, "REJECTED": 1, "EXPIRED": 1,
                                                              "AWAITING_REVIEW": 2}
-    assert {k: v for k, v in r.by_channel.items() if v} == {"hardcopy": 4, "email": 1}
+    assert {k: v for k, v in r.by_channel.items() if v} == {"hardcopy": 3, "email": 2}
     assert r.by_request_type["reset_password"] == 2 and r.by_request_type["user_id_info"] == 2
     assert r.by_request_type["both"] == 1
     steps = {st.step: st for st in r.steps}

@@ -340,22 +340,18 @@ def test_cli_request_docs_with_note(any_bot: Bot, cli: Cli) -> None:
     assert [c["status"] for c in cli.json("cases")] == ["AWAITING_DOCUMENTS"]
 
 
-def test_cli_decision_refused_when_not_awaiting_review(any_bot: Bot, cli: Cli) -> None:
-    """Scenario: deciding a case twice, or one still waiting for documents → exit 1, one line, nothing queued."""
+def test_cli_decision_refused_when_already_decided(any_bot: Bot, cli: Cli) -> None:
+    """Scenario: deciding a case twice → exit 1, one line, nothing queued. (A case still waiting for
+    documents can be decided: tests/integration/test_admin_judges.py.)"""
     number = review_case(any_bot, cli)
     cli.ok("reject", number, "--reason", "tidak sesuai")
     rc, out, err = cli("approve", number)
     assert rc == 1 and out == ""
     line = one_line(err)
     assert line.startswith("refused: ") and "REJECTED" in line
-    any_bot.append(letter_only())
-    cli.ok("poll")
-    waiting = cli.json("cases", "--status", "AWAITING_DOCUMENTS")[0]["number"]
-    rc, _out, err = cli("reject", waiting, "--reason", "x")
-    assert rc == 1 and "AWAITING_DOCUMENTS" in one_line(err)
     cli.ok("poll")
     assert len(any_bot.sent("rejected")) == 1 and any_bot.sent("credentials") == []
-    assert {c["number"]: c["status"] for c in cli.json("cases")} == {number: "REJECTED", waiting: "AWAITING_DOCUMENTS"}
+    assert {c["number"]: c["status"] for c in cli.json("cases")} == {number: "REJECTED"}
 
 
 def test_cli_decision_on_unknown_case_exits_1(cli: Cli) -> None:
@@ -391,15 +387,16 @@ def test_case_new_hardcopy_complete_goes_to_review(any_bot: Bot, cli: Cli, tmp_p
     assert any_bot.sent("review_request")[0].header("X-Mailbot-Case") == number
 
 
-def test_case_new_hardcopy_one_file_awaits_documents(any_bot: Bot, cli: Cli, tmp_path: Path) -> None:
-    """Scenario: a walk-in PPK brings only the letter → AWAITING_DOCUMENTS and the 'incomplete' mail to their email."""
+def test_case_new_hardcopy_one_file_goes_to_review(any_bot: Bot, cli: Cli, tmp_path: Path) -> None:
+    """Scenario: a walk-in PPK brings only the letter → complete by the admin's word (the admin saw the
+    originals): AWAITING_REVIEW, the review_request to the admins, no 'incomplete' mail."""
     letter, _sk = _pdfs(tmp_path)
     number = cli.ok("case", "new", "--hardcopy", "--name", A_NAME, "--nip", A_NIP, "--email", A_EMAIL,
                     str(letter)).strip()
     d = cli.json("case", "show", number)
-    assert (d["channel"], d["status"]) == ("hardcopy", "AWAITING_DOCUMENTS")
-    assert [m.rcpt_tos for m in any_bot.sent("incomplete")] == [[A_EMAIL]]
-    assert any_bot.sent("review_request") == []
+    assert (d["channel"], d["status"]) == ("hardcopy", "AWAITING_REVIEW")
+    assert any_bot.sent("incomplete") == []
+    assert [m.rcpt_tos for m in any_bot.sent("review_request")] == [[ADMIN]]
 
 
 def test_case_new_missing_file_exits_2(cli: Cli, tmp_path: Path) -> None:

@@ -51,8 +51,10 @@ def test_incomplete_then_follow_up_completes_same_case(any_bot: Bot) -> None:
     assert case.status == "AWAITING_DOCUMENTS"
     incomplete = any_bot.sent("incomplete")
     assert len(incomplete) == 1 and incomplete[0].rcpt_tos == [EMAIL]
-    body = incomplete[0].message.get_body(("plain",)).get_content()
-    assert "SK" in body and "Surat permohonan reset password" not in body
+    body = incomplete[0].message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    missing, received = body.split("Dokumen yang belum kami terima:")[1].split("Berkas yang kami terima")
+    assert "SK" in missing and "Surat permohonan reset password" not in missing
+    assert "surat_permohonan.pdf: Surat permohonan reset password" in received  # what the bot took it for
     assert any_bot.sent("ack") == []
 
     any_bot.append(request_email(EMAIL, NAME, "Re: " + incomplete[0].header("Subject"), "Terlampir SK.",

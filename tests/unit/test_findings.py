@@ -240,4 +240,4 @@ def test_evaluate_runs_every_rule_in_order_and_all_messages_are_indonesian() -> 
     for r in results:
         assert r.message and not any(w in r.message.lower() for w in english), r.message
     assert evaluate(f, rules=[request_type_known]) == by_code(results, "request_type")
-    assert len(RULES) == 11
+    assert len(RULES) == 12

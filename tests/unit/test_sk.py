@@ -330,8 +330,9 @@ def test_every_code_a_rule_emits_has_its_intended_severity() -> None:
               request_type="unknown")
     codes = {r.code for r in evaluate(f) if not r.ok}
     assert codes <= set(BLOCKING_CODES) | CHECK_CODES
-    assert {"nip_uncertain", "sk_old", "sk_contents", "sk_ppk_unread", "manual_check", "duplicate"} <= codes
-    assert len(RULES) == 11
+    assert {"nip_uncertain", "sk_old", "sk_contents", "sk_ppk_unread", "manual_check", "duplicate",
+            "unidentified"} <= codes
+    assert len(RULES) == 12  # with documents_identified (issue 11, point 4)
 
 
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))

@@ -84,7 +84,8 @@ def test_cases_on_a_fresh_database_says_migrate_then_loads_only_sqlalchemy(tmp_p
     assert heavy == ["sqlalchemy"]
 
 
-@pytest.mark.parametrize("argv", [("registry", "list"), ("quarantine", "list"), ("case", "show", "LPSE-UJI-2026-00001")])
+@pytest.mark.parametrize("argv", [("registry", "list"), ("quarantine", "list"), ("case", "show", "LPSE-UJI-2026-00001"),
+                                  ("inbox", "--json")])
 def test_listing_commands_load_only_sqlalchemy(tmp_path: Path, config: Path, argv: tuple[str, ...]) -> None:
     """Scenario: the register's other read-only commands on a migrated database: SQLAlchemy only."""
     loaded_after(tmp_path, "--config", str(config), "migrate")  # creates the schema

@@ -28,7 +28,7 @@ from mailbot.domain.workflow import (
 )
 
 EVENTS = ("complete", "incomplete", "expire", "approve", "reject", "request_docs", "credentials_sent",
-          "remind", "archive", "")
+          "remind", "archive", "manual_check", "")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday
 
 # The table of SPEC §2, written out independently of mailbot.workflow.TRANSITIONS.
@@ -44,6 +44,15 @@ EXPECTED = {
     (S.AWAITING_REVIEW, "reject"): S.REJECTED,
     (S.AWAITING_REVIEW, "request_docs"): S.AWAITING_DOCUMENTS,
     (S.APPROVED, "credentials_sent"): S.COMPLETED,
+    # issue 11: unidentified files go to the admin; the admin decides any open, undecided case
+    (S.RECEIVED, "manual_check"): S.AWAITING_REVIEW,
+    (S.AWAITING_DOCUMENTS, "manual_check"): S.AWAITING_REVIEW,
+    (S.RECEIVED, "approve"): S.APPROVED,
+    (S.RECEIVED, "reject"): S.REJECTED,
+    (S.RECEIVED, "request_docs"): S.AWAITING_DOCUMENTS,
+    (S.AWAITING_DOCUMENTS, "approve"): S.APPROVED,
+    (S.AWAITING_DOCUMENTS, "reject"): S.REJECTED,
+    (S.AWAITING_DOCUMENTS, "request_docs"): S.AWAITING_DOCUMENTS,
 }
 
 
@@ -226,10 +235,10 @@ def test_admin_decision_outcomes(action: str, status: S, template: str) -> None:
     assert OUTCOME_TEMPLATE[action] == template
 
 
-@pytest.mark.parametrize("status", [s for s in S if s != S.AWAITING_REVIEW], ids=lambda s: s.value)
+@pytest.mark.parametrize("status", [S.APPROVED, S.COMPLETED, S.REJECTED, S.EXPIRED], ids=lambda s: s.value)
 @pytest.mark.parametrize("action", ["approve", "reject", "request_docs"])
-def test_admin_decision_outside_review_is_refused(status: S, action: str) -> None:
-    """A second decision, or one on a case not awaiting review, is refused."""
+def test_admin_decision_on_a_decided_case_is_refused(status: S, action: str) -> None:
+    """A second decision, or one on a case already decided or closed, is refused."""
     with pytest.raises(TransitionRefused):
         on_admin_decision(view(status), action)
 
