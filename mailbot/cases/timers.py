@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.notify import base_context, queue_to_admins
 from mailbot.cases.records import apply, view
 from mailbot.domain.kinds import missing_kinds
 from mailbot.domain.results import PollResult
-from mailbot.domain.states import CaseStatus
+from mailbot.domain.states import OPEN_STATUSES, CaseStatus
 from mailbot.domain.workflow import on_timer
 from mailbot.store.db import transaction
-from mailbot.store.models import Case
+from mailbot.store.models import Case, Event, Outbox
 
 
 # -- timers --------------------------------------------------------------------------------
@@ -61,7 +62,8 @@ def queue_admin_digest(app: App, now: datetime) -> int:
         # had their review_request mail, and appear in tomorrow's digest if still waiting.
         waiting = s.scalars(select(Case).where(Case.status == CaseStatus.AWAITING_REVIEW,
                                                Case.status_since < cutoff).order_by(Case.id)).all()
-        if not waiting:
+        documents, empty = waiting_for_documents(s, app, cutoff, now), empty_follow_ups(s, app, cutoff)
+        if not waiting and not documents and not empty:
             return 0
         standard = app.settings.sla.step5_validity
         rows = []
@@ -70,8 +72,33 @@ def queue_admin_digest(app: App, now: datetime) -> int:
             rows.append({"number": c.number, "sender": c.sender, "ppk_name": c.ppk.nama if c.ppk else "",
                          "status": c.status, "age_label": _age_label(minutes), "overdue": minutes > standard,
                          "waiting_minutes": minutes, "standard_minutes": standard})
-        ctx = base_context(app, now) | {"cases": rows, "today": local.date()}
+        ctx = base_context(app, now) | {"cases": rows, "today": local.date(), "awaiting_documents": documents,
+                                        "empty_follow_ups": empty}
         return queue_to_admins(s, app, None, "admin_digest", ctx, (local.date().isoformat(),), now)
+
+
+def waiting_for_documents(s: Session, app: App, cutoff: datetime, now: datetime) -> list[dict[str, object]]:
+    """The digest's cases waiting for the PPK's documents (issue 14): since when, reminders sent."""
+    rows = []
+    for c in s.scalars(select(Case).where(Case.status == CaseStatus.AWAITING_DOCUMENTS, Case.status_since < cutoff)
+                       .order_by(Case.id)):
+        minutes = int(app.calendar.working_minutes(c.status_since, now))
+        rows.append({"number": c.number, "sender": c.sender, "ppk_name": c.ppk.nama if c.ppk else "",
+                     "since": c.status_since, "age_label": _age_label(minutes), "reminders_sent": c.reminders_sent,
+                     "max_reminders": app.policy.max_reminders})
+    return rows
+
+
+def empty_follow_ups(s: Session, app: App, cutoff: datetime) -> list[dict[str, object]]:
+    """Follow-ups since the previous digest (or the last 24 hours) that brought no new document, for the
+    digest: the PPK may have forgotten the attachment or answered in words only (issue 14)."""
+    since = s.scalar(select(Outbox.created_at).where(Outbox.template == "admin_digest", Outbox.created_at < cutoff)
+                     .order_by(Outbox.id.desc()).limit(1)) or cutoff - timedelta(days=1)
+    events = s.execute(select(Event, Case).join(Case, Event.case_id == Case.id).where(
+        Event.kind == "followup", Event.detail.startswith("0 attachment"), Event.at >= since, Event.at < cutoff,
+        Case.status.in_(OPEN_STATUSES)).order_by(Event.id)).all()
+    return [{"number": c.number, "sender": c.sender, "ppk_name": c.ppk.nama if c.ppk else "", "at": e.at,
+             "status": c.status} for e, c in events]
 
 
 def _age_label(minutes: int) -> str:

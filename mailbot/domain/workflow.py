@@ -49,6 +49,7 @@ class CaseView:
     documents_requested_at: datetime | None  # when the last incomplete/reminder mail was queued
     wants_password: bool = True  # the request type gets a temporary password (reset_password, both, unknown)
     registered: bool = False  # the case is matched to a registry entry (credentials go to its address)
+    sender_registered: bool = True  # the request came from that registry address (else the requester is told)
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def on_documents_checked(case: CaseView, complete: bool, first_contact: bool,
         # Extra documents while waiting for the admin: keep the round, tell nobody twice.
         return Decision(event, new, reasons=("documents added while awaiting review",))
     if complete:
-        sends = (Send("ack", To.PPK),) if first_contact else ()
+        # A follow-up that made the file complete: the PPK is told it is being checked ("complete").
+        sends = (Send("ack" if first_contact else "complete", To.PPK),)
         return Decision(event, new, sends, ("all required documents present",), review_round=True,
                         password=Password.PROPOSE if case.wants_password else Password.KEEP)
     return Decision(event, new, (Send("incomplete", To.PPK),),
@@ -160,13 +162,16 @@ def on_admin_decision(case: CaseView, action: str, *, by_email: bool = True) -> 
     """An authenticated admin decision (email, or the CLI when `by_email` is false).
 
     Credentials go to the registry address when the case has one (else to the requester, which the
-    caller allows only on the admin's explicit "Kirim ke pengirim: ya"); the other outcomes go to the
-    requester. An admin who decided by email is told what was done; a CLI user sees it on screen.
+    caller allows only on the admin's explicit "Kirim ke pengirim: ya"), and a requester writing from
+    another address is told so (`sent_to_registered`); the other outcomes go to the requester. An admin who decided by email is told what was done; a CLI user sees it on screen.
     Approval keeps the proposal (or the admin's typed password); any other outcome erases it; asking
     for documents again restarts the reminders."""
     new = next_status(case.status, action)
     to = To.REGISTERED if action == "approve" and case.registered else To.PPK
     sends: tuple[Send, ...] = (Send(OUTCOME_TEMPLATE[action], to),)
+    if to == To.REGISTERED and not case.sender_registered:
+        # The request came from another address: its sender learns where the credentials went (not the address).
+        sends += (Send("sent_to_registered", To.PPK),)
     if by_email:
         sends += (Send("admin_confirmation", To.ACTOR),)
     return Decision(action, new, sends, (f"admin decision: {action}",),

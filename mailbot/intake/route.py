@@ -15,7 +15,7 @@ from mailbot.cases.commands import find_review_codes, new_text, starts_with_keyw
 from mailbot.cases.decisions import handle_admin_reply, sole_sender
 from mailbot.cases.delivery import report_delivery_failure
 from mailbot.cases.documents import PdfTexts
-from mailbot.cases.notify import base_context, case_context, queue_to_admins
+from mailbot.cases.notify import auto_reply, base_context, case_context, queue_to_admins
 from mailbot.cases.records import create_case, thread_case
 from mailbot.domain.mail import ParsedMail
 from mailbot.domain.states import CLOSED, CaseStatus, InboundStatus
@@ -42,7 +42,8 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
     2. a configured admin answering a case (review code, or a thread of a case not theirs): a decision;
     3. a review code from anybody else: refused and audited, never answered;
     4. the requester writing again in the thread of an open case: a follow-up;
-    5. anything else: a new request.
+    5. anyone else writing in a case's thread or with its number: no case, a short `wrong_sender` reply;
+    6. anything else: a new request.
 
     `pdf_texts`: the text of the mail's PDFs when the helper process read them ahead (by SHA-256)."""
     row.from_addr = mail.from_addr
@@ -73,6 +74,12 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
         else:
             _follow_up(s, app, row, mail, case, now, pdf_texts)
         return
+    if case is not None and case.status in CLOSED and case.ppk is not None and case.ppk.email == mail.from_addr:
+        _closed_follow_up(s, app, row, mail, case, now)  # the registry address answering the credentials
+        return
+    if case is not None:
+        _other_address(s, app, row, mail, case, now)
+        return
     _new_request(s, app, row, mail, now, pdf_texts)
 
 
@@ -90,6 +97,20 @@ def _closed_follow_up(s: Session, app: App, row: InboundMessage, mail: ParsedMai
     if files or detect_request_type("", new_text(mail.text or "", mail.html)) != "unknown":
         _tell_admins(s, app, row, mail, case, now, "closed_case", None)
     log.info("message %d: reply to closed case %s", row.id, case.number)
+
+
+def _other_address(s: Session, app: App, row: InboundMessage, mail: ParsedMail, case: Case, now: datetime) -> None:
+    """A mail that refers to a case (thread or `[number]`) from an address that is not the case's: never a
+    new case and never part of the case file (its text and files stay out of it); the sender is told,
+    within the auto-reply cap, that replies must come from the address that made the request."""
+    row.status, row.kind = InboundStatus.PROCESSED, "other_address"
+    row.reason = f"refers to {case.number} from an address that is not the case's"
+    add_event(s, case, f"unknown:{mail.from_addr}", "reply_from_other_address", now, message_id=row.id,
+              detail=f"{len(carried_files(mail))} attachment(s) not taken; sender told to write from the request's address")
+    ctx = base_context(app, now) | {"case": {"number": case.number}}
+    auto_reply(s, app, case, "wrong_sender", mail.from_addr, ctx, (row.id,), now,
+               in_reply_to=mail.message_id, references=[mail.message_id] if mail.message_id else [])
+    log.info("message %d: refers to %s from another address: not taken", row.id, case.number)
 
 
 def _tell_admins(s: Session, app: App, row: InboundMessage, mail: ParsedMail, case: Case | None, now: datetime,
