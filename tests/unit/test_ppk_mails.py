@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,21 @@ def renderer() -> Renderer:
     from tests.unit.test_templates import TEMPLATES_DIR
 
     return Renderer(TEMPLATES_DIR)
+
+
+def test_office_contact_keys_are_read_and_checked(tmp_path: Path) -> None:
+    from mailbot.config import EXAMPLE_CONFIG, ConfigError, load_settings
+    from tests.support.config import write_config
+
+    example = load_settings(EXAMPLE_CONFIG).office
+    assert example.phone and example.spse_url.startswith("https://") and example.hours
+    text = write_config(tmp_path, "127.0.0.1", 1, "lpse", "127.0.0.1", 2).read_text(encoding="utf-8")
+    path = tmp_path / "office.toml"
+    contact = 'phone = "(0711) 123456"\nspse_url = "https://spse.contoh.go.id"\nhours = "Senin–Jumat 08.00–16.00 WIB"\n'
+    path.write_text(text.replace("[office]\n", "[office]\n" + contact, 1), encoding="utf-8")
+    office = load_settings(path).office
+    assert (office.phone, office.spse_url, office.hours) == (
+        "(0711) 123456", "https://spse.contoh.go.id", "Senin–Jumat 08.00–16.00 WIB")
+    path.write_text(text.replace("[office]\n", '[office]\nspse_url = "javascript:alert(1)"\n', 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^office\.spse_url: .*https://spse\.contoh\.go\.id"):
+        load_settings(path)
