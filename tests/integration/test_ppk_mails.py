@@ -178,3 +178,25 @@ def test_digest_lists_cases_waiting_for_documents_and_follow_ups_without_attachm
     [_, second] = any_bot.sent("admin_digest")
     assert "TANPA LAMPIRAN" not in body(second)  # that follow-up was in the previous digest
     assert "MENUNGGU KELENGKAPAN DOKUMEN" in body(second)
+
+
+def test_grouped_proposal_quoted_without_a_label_is_not_stored(any_bot: Bot) -> None:
+    """Scenario: the admin's reply repeats the proposed password as the mail groups it ("Abc4 xYz7 Mn3p"),
+    on a line without any password label → the stored reply holds neither form."""
+    from tests.support.bot import submit
+
+    review = submit(any_bot)
+    text = body(review)
+    line = next(x for x in text.splitlines() if "Password sementara yang diusulkan:" in x)
+    whole = line.split(":", 1)[1].split()[0]
+    grouped = " ".join(whole[i:i + 4] for i in range(0, len(whole), 4))
+    assert f"(dibaca: {grouped})" in line
+    any_bot.append(reply_email(review, ADMIN, "Admin", f"SETUJU\n\nsudah saya set di SPSE {grouped} ok"))
+    any_bot.poll()
+    assert len(any_bot.sent("credentials")) == 1
+    with any_bot.app.factory() as s:
+        blobs = [r.raw_blob for r in s.scalars(select(InboundMessage).where(InboundMessage.from_addr == ADMIN))]
+    assert blobs
+    for blob in blobs:
+        stored = any_bot.app.store.get(blob).decode("utf-8", "replace")
+        assert grouped not in stored and whole not in stored
