@@ -19,6 +19,8 @@ class PollResult:
     failed: int = 0
     prefetched: int = 0  # messages whose parsing and PDF reading a helper process did (mailbot.prefetch)
     errors: list[str] = field(default_factory=list)
+    smtp_error: str = ""  # the outbox flush could not reach (or log in to) the SMTP server: why
+    smtp_ok: bool = False  # the flush got at least one mail through
 
     def summary(self) -> str:
         return (f"fetched={self.fetched} processed={self.processed} ignored={self.ignored} "
