@@ -38,6 +38,10 @@ class OfficeSettings:
     working_hours: str = "08:00-16:00"
     extra_holidays: tuple[str, ...] = ()
     extra_workdays: tuple[str, ...] = ()
+    # The contact line of every mail to a PPK (issue 14): phone, SPSE address, service hours in words.
+    phone: str = ""
+    spse_url: str = ""
+    hours: str = ""
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,9 @@ def _office(r: TableReader) -> OfficeSettings:
         working_hours=r.get("working_hours", str, OfficeSettings.working_hours),
         extra_holidays=r.get("extra_holidays", tuple, ()),
         extra_workdays=r.get("extra_workdays", tuple, ()),
+        phone=r.get("phone", str, "").strip(),
+        spse_url=r.get("spse_url", str, "").strip(),
+        hours=r.get("hours", str, "").strip(),
     )
     r.finish()
     if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{0,30}", o.case_prefix):
@@ -260,6 +267,11 @@ def _office(r: TableReader) -> OfficeSettings:
         raise ConfigError(f"office.timezone: unknown time zone {o.timezone!r}; use e.g. Asia/Jakarta") from None
     if not re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", o.working_hours):
         raise ConfigError(f"office.working_hours: {o.working_hours!r} must look like 08:00-16:00")
+    if o.spse_url and not re.fullmatch(r"https?://[^\s<>\"']+", o.spse_url):
+        raise ConfigError(f"office.spse_url: {o.spse_url!r} must be an http(s) address, e.g. https://spse.contoh.go.id")
+    for key in ("phone", "hours"):
+        if len(getattr(o, key)) > 120 or any(c in getattr(o, key) for c in "\r\n"):
+            raise ConfigError(f"office.{key}: must be one line of at most 120 characters")
     return o
 
 

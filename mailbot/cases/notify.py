@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 # -- outgoing mail ---------------------------------------------------------------------------
 def base_context(app: App, now: datetime) -> dict[str, Any]:
-    return {"office": {"name": app.settings.office.name}, "tz": app.settings.tz, "now": now}
+    o = app.settings.office
+    return {"office": {"name": o.name, "phone": o.phone, "spse_url": o.spse_url, "hours": o.hours},
+            "tz": app.settings.tz, "now": now}
 
 
 def case_context(app: App, case: Case, now: datetime, *, show_registry: bool | None = None) -> dict[str, Any]:

@@ -110,7 +110,8 @@ def view(s: Session, case: Case) -> CaseView:
     if last is None and case.status == CaseStatus.AWAITING_DOCUMENTS:
         last = case.status_since  # the request mail was not sent (cap, bad address): count from the state
     return CaseView(CaseStatus(case.status), case.reminders_sent, last,
-                    wants_password=case.request_type in WANTS_PASSWORD, registered=case.ppk is not None)
+                    wants_password=case.request_type in WANTS_PASSWORD, registered=case.ppk is not None,
+                    sender_registered=case.ppk is not None and case.ppk.email.lower() == case.sender.lower())
 
 
 def transition(s: Session, app: App, case: Case, decision: Decision, actor: str, now: datetime,
@@ -226,7 +227,7 @@ def _queue_sends(s: Session, app: App, case: Case, decision: Decision, actor: st
             registered = send.to == To.REGISTERED and case.ppk is not None
             to = case.ppk.email if registered and case.ppk is not None else ppk_address(case)
             ctx = case_context(app, case, now, show_registry=True if registered else None) | extra
-            if send.template in ("ack", "incomplete") and case.channel == "email":
+            if send.template in ("ack", "incomplete", "complete") and case.channel == "email":
                 auto_reply(s, app, case, send.template, to, ctx, (case.number, key), now,
                            in_reply_to=in_reply_to, references=refs)
             else:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.notify import case_context, queue_to_admins
+from mailbot.domain.findings import severity
 from mailbot.domain.kinds import missing_kinds, unidentified_files
 from mailbot.domain.states import WANTS_PASSWORD
 from mailbot.outgoing.compose import OutgoingAttachment
@@ -19,6 +20,10 @@ from mailbot.store.models import Case, ReviewCode
 # test keeps the two equal) and the MIME type each is attached under.
 MIME_OF_ACCEPTED = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
 REVIEW_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# Letters and digits people can read back and type: no 0 O o 1 l I (issue 14).
+LOOK_ALIKES = "0Oo1lI"
+PASSWORD_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in LOOK_ALIKES)
+PASSWORD_LENGTH = 12
 
 
 _EXTENSIONS = {"pdf": (".pdf",), "jpeg": (".jpg", ".jpeg"), "png": (".png",)}
@@ -31,11 +36,13 @@ def _safe_name(filename: str, file_type: str) -> str:
     return name if name.lower().endswith(_EXTENSIONS[file_type]) else name + _EXTENSIONS[file_type][0]
 
 
-def generate_password(length: int = 14) -> str:
-    """SPSE-compatible temporary password: letters and digits, at least one of each class."""
-    alphabet = string.ascii_letters + string.digits
+def generate_password(length: int = PASSWORD_LENGTH) -> str:
+    """SPSE-compatible temporary password from `secrets`: letters and digits without look-alikes, at
+    least 12 characters, at least one lower-case letter, one upper-case letter and one digit. The mails
+    show it in groups of four for reading."""
+    length = max(length, PASSWORD_LENGTH)
     while True:
-        pw = "".join(secrets.choice(alphabet) for _ in range(length))
+        pw = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
         if any(c.islower() for c in pw) and any(c.isupper() for c in pw) and any(c.isdigit() for c in pw):
             return pw
 
@@ -72,7 +79,8 @@ def start_review(s: Session, app: App, case: Case, now: datetime, *, propose_pas
                  for d in case.documents]
     attachments = [OutgoingAttachment(_safe_name(d.filename, d.file_type), MIME_OF_ACCEPTED[d.file_type], app.store.get(d.sha256))
                    for d in attach]
-    findings = [{"ok": f.ok, "message": f.message} for f in case.findings]
+    findings = [{"ok": f.ok, "message": f.message, "code": f.code, "severity": severity(f.code, f.ok)}
+                for f in case.findings]
     # A file of unknown kind (or a walk-in the admin vouched for) goes to review with a kind not recognised.
     not_recognised = [k.label for k in missing_kinds(case.documents, app.kinds)]
     base = case_context(app, case, now, show_registry=True) | {

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.cases.asking import digest_sent, documents_waiting, not_requests_since
@@ -12,10 +13,10 @@ from mailbot.cases.notify import base_context, queue_to_admins
 from mailbot.cases.records import apply, view
 from mailbot.domain.kinds import missing_kinds
 from mailbot.domain.results import PollResult
-from mailbot.domain.states import CaseStatus
+from mailbot.domain.states import OPEN_STATUSES, CaseStatus
 from mailbot.domain.workflow import on_timer
 from mailbot.store.db import transaction
-from mailbot.store.models import Case
+from mailbot.store.models import Case, Event, Outbox
 
 
 # -- timers --------------------------------------------------------------------------------
@@ -70,11 +71,15 @@ def queue_admin_digest(app: App, now: datetime) -> int:
         waiting = s.scalars(select(Case).where(Case.status == CaseStatus.AWAITING_REVIEW,
                                                Case.status_since < cutoff).order_by(Case.id)).all()
         not_requests, not_requests_total = not_requests_since(s, cutoff)
-        if not waiting and not not_requests and not s.scalar(select(Case.id).where(
+        empty = empty_follow_ups(s, app, cutoff)
+        if not waiting and not not_requests and not empty and not s.scalar(select(Case.id).where(
                 Case.status == CaseStatus.AWAITING_DOCUMENTS, Case.status_since < cutoff).limit(1)):
             return 0
         # Cases waiting for documents get their review codes when first listed here (issue 11).
         documents = documents_waiting(s, app, cutoff, now)
+        ages = {d["number"]: d for d in waiting_for_documents(s, app, cutoff, now)}
+        documents = [d | {"age_label": ages[d["number"]]["age_label"], "max_reminders": app.policy.max_reminders}
+                     for d in documents if d["number"] in ages]
         standard = app.settings.sla.step5_validity
         rows = []
         for c in waiting:
@@ -83,9 +88,33 @@ def queue_admin_digest(app: App, now: datetime) -> int:
                          "status": c.status, "age_label": _age_label(minutes), "overdue": minutes > standard,
                          "waiting_minutes": minutes, "standard_minutes": standard})
         ctx = base_context(app, now) | {"cases": rows, "today": local.date(), "not_requests": not_requests,
-                                        "not_requests_total": not_requests_total}
+                                        "not_requests_total": not_requests_total, "empty_follow_ups": empty}
         return queue_to_admins(s, app, None, "admin_digest", lambda admin: ctx | {"documents_waiting": [
             d | {"review_code": d["codes"].get(admin)} for d in documents]}, (local.date().isoformat(),), now)
+
+
+def waiting_for_documents(s: Session, app: App, cutoff: datetime, now: datetime) -> list[dict[str, object]]:
+    """The digest's cases waiting for the PPK's documents (issue 14): since when, reminders sent."""
+    rows = []
+    for c in s.scalars(select(Case).where(Case.status == CaseStatus.AWAITING_DOCUMENTS, Case.status_since < cutoff)
+                       .order_by(Case.id)):
+        minutes = int(app.calendar.working_minutes(c.status_since, now))
+        rows.append({"number": c.number, "sender": c.sender, "ppk_name": c.ppk.nama if c.ppk else "",
+                     "since": c.status_since, "age_label": _age_label(minutes), "reminders_sent": c.reminders_sent,
+                     "max_reminders": app.policy.max_reminders})
+    return rows
+
+
+def empty_follow_ups(s: Session, app: App, cutoff: datetime) -> list[dict[str, object]]:
+    """Follow-ups since the previous digest (or the last 24 hours) that brought no new document, for the
+    digest: the PPK may have forgotten the attachment or answered in words only (issue 14)."""
+    since = s.scalar(select(Outbox.created_at).where(Outbox.template == "admin_digest", Outbox.created_at < cutoff)
+                     .order_by(Outbox.id.desc()).limit(1)) or cutoff - timedelta(days=1)
+    events = s.execute(select(Event, Case).join(Case, Event.case_id == Case.id).where(
+        Event.kind == "followup", Event.detail.startswith("0 attachment"), Event.at >= since, Event.at < cutoff,
+        Case.status.in_(OPEN_STATUSES)).order_by(Event.id)).all()
+    return [{"number": c.number, "sender": c.sender, "ppk_name": c.ppk.nama if c.ppk else "", "at": e.at,
+             "status": c.status} for e, c in events]
 
 
 def _age_label(minutes: int) -> str:

@@ -205,8 +205,9 @@ def _play(world: DemoWorld, say) -> None:  # type: ignore[no-untyped-def]
                                "Berikut kami lampirkan SK pengangkatan PPK.",
                                [("SK Pengangkatan PPK.pdf", samplepdf.sample_sk(b_name, b_nip))],
                                in_reply_to=incomplete.header("Message-ID")))
-    mails = _cycle(world, say, expect=1)
-    review_b = mails[0]
+    mails = _cycle(world, say, expect=2)
+    review_b = next(m for m in mails if m.header("X-Mailbot-Template") == "review_request")
+    say("   Siti is told the file is complete and being checked ('complete'); the admin gets the review")
 
     say("\n4. The admin checks validity and replies SETUJU to Budi's review email (SOP steps 5, 6, 8)")
     world.append(reply_email(review_a, ADMIN, "Admin Agency", "SETUJU"))

@@ -62,6 +62,7 @@ class CaseView:
     documents_requested_at: datetime | None  # when the last incomplete/reminder mail was queued
     wants_password: bool = True  # the request type gets a temporary password (reset_password, both, unknown)
     registered: bool = False  # the case is matched to a registry entry (credentials go to its address)
+    sender_registered: bool = True  # the request came from that registry address (else the requester is told)
 
 
 @dataclass(frozen=True)
@@ -145,13 +146,15 @@ def on_documents_checked(case: CaseView, complete: bool, first_contact: bool,
         event = "complete" if complete else "incomplete"
         return Decision(event, next_status(case.status, event), reasons=("documents added while awaiting review",))
     password = Password.PROPOSE if case.wants_password else Password.KEEP
-    ack = (Send("ack", To.PPK),) if first_contact else ()
+    # The first contact gets the ack; a follow-up that brought the file to the admin gets "complete"
+    # ("sedang diperiksa"), so the PPK always knows where the file stands.
+    told = (Send("ack" if first_contact else "complete", To.PPK),)
     if complete or vouched:
         reason = "all required documents present" if complete else "complete by the admin's word (hardcopy)"
-        return Decision("complete", next_status(case.status, "complete"), ack, (reason,), review_round=True,
+        return Decision("complete", next_status(case.status, "complete"), told, (reason,), review_round=True,
                         password=password)
     if unidentified > 0:
-        return Decision("manual_check", next_status(case.status, "manual_check"), ack,
+        return Decision("manual_check", next_status(case.status, "manual_check"), told,
                         (f"{unidentified} file(s) of unknown kind: the admin checks them",)
                         + tuple(f"missing: {m}" for m in missing), review_round=True, password=password)
     return Decision("incomplete", next_status(case.status, "incomplete"), (Send("incomplete", To.PPK),),
@@ -184,13 +187,16 @@ def on_admin_decision(case: CaseView, action: str, *, by_email: bool = True) -> 
     """An authenticated admin decision (email, or the CLI when `by_email` is false).
 
     Credentials go to the registry address when the case has one (else to the requester, which the
-    caller allows only on the admin's explicit "Kirim ke pengirim: ya"); the other outcomes go to the
-    requester. An admin who decided by email is told what was done; a CLI user sees it on screen.
+    caller allows only on the admin's explicit "Kirim ke pengirim: ya"), and a requester writing from
+    another address is told so (`sent_to_registered`); the other outcomes go to the requester. An admin who decided by email is told what was done; a CLI user sees it on screen.
     Approval keeps the proposal (or the admin's typed password); any other outcome erases it; asking
     for documents again restarts the reminders."""
     new = next_status(case.status, action)
     to = To.REGISTERED if action == "approve" and case.registered else To.PPK
     sends: tuple[Send, ...] = (Send(OUTCOME_TEMPLATE[action], to),)
+    if to == To.REGISTERED and not case.sender_registered:
+        # The request came from another address: its sender learns where the credentials went (not the address).
+        sends += (Send("sent_to_registered", To.PPK),)
     if by_email:
         sends += (Send("admin_confirmation", To.ACTOR),)
     return Decision(action, new, sends, (f"admin decision: {action}",),

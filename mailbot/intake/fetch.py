@@ -64,6 +64,8 @@ def _known_secrets(app: App) -> _Known:
     with transaction(app.factory) as s:
         proposals = [p for p in s.scalars(select(Case.proposed_password).where(Case.proposed_password.is_not(None)))
                      if p]
+        # The mails show a password in groups of four for reading ("Abc4 xYz7 Mn3p"): that form too.
+        proposals += [" ".join(p[i:i + 4] for i in range(0, len(p), 4)) for p in proposals if len(p) > 4]
         digests = issued_digests(s)
     key = app.secrets.key
     if key is None or not digests:

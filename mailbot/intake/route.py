@@ -16,7 +16,7 @@ from mailbot.cases.commands import find_review_codes, new_text, starts_with_keyw
 from mailbot.cases.decisions import handle_admin_reply, sole_sender
 from mailbot.cases.delivery import report_delivery_failure
 from mailbot.cases.documents import PdfTexts, analyse_file, sniff_type
-from mailbot.cases.notify import base_context, case_context, queue_to_admins
+from mailbot.cases.notify import auto_reply, base_context, case_context, queue_to_admins
 from mailbot.cases.pdfworker import limited_pdf_text, pdf_limits
 from mailbot.cases.records import create_case, registry_for, thread_case
 from mailbot.domain.mail import ParsedMail
@@ -44,8 +44,9 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
     2. a configured admin answering a case (review code, or a thread of a case not theirs): a decision;
     3. a review code from anybody else: refused and audited, never answered;
     4. the requester writing again in the thread of an open case: a follow-up;
-    5. no request type, a sender not in the registry and no recognised document: not_a_request;
-    6. anything else: a new request.
+    5. anyone else writing in a case's thread or with its number: no case, a short `wrong_sender` reply;
+    6. no request type, a sender not in the registry and no recognised document: not_a_request;
+    7. anything else: a new request.
 
     `pdf_texts`: the text of the mail's PDFs when the helper process read them ahead (by SHA-256)."""
     row.from_addr = mail.from_addr
@@ -75,6 +76,12 @@ def route(s: Session, app: App, row: InboundMessage, mail: ParsedMail, now: date
             _closed_follow_up(s, app, row, mail, case, now)
         else:
             _follow_up(s, app, row, mail, case, now, pdf_texts)
+        return
+    if case is not None and case.status in CLOSED and case.ppk is not None and case.ppk.email == mail.from_addr:
+        _closed_follow_up(s, app, row, mail, case, now)  # the registry address answering the credentials
+        return
+    if case is not None:
+        _other_address(s, app, row, mail, case, now)
         return
     verdict, pdf_texts = no_request(s, app, mail, pdf_texts)
     if verdict:
@@ -128,6 +135,20 @@ def _closed_follow_up(s: Session, app: App, row: InboundMessage, mail: ParsedMai
     if files or detect_request_type("", new_text(mail.text or "", mail.html)) != "unknown":
         _tell_admins(s, app, row, mail, case, now, "closed_case", None)
     log.info("message %d: reply to closed case %s", row.id, case.number)
+
+
+def _other_address(s: Session, app: App, row: InboundMessage, mail: ParsedMail, case: Case, now: datetime) -> None:
+    """A mail that refers to a case (thread or `[number]`) from an address that is not the case's: never a
+    new case and never part of the case file (its text and files stay out of it); the sender is told,
+    within the auto-reply cap, that replies must come from the address that made the request."""
+    row.status, row.kind = InboundStatus.PROCESSED, "other_address"
+    row.reason = f"refers to {case.number} from an address that is not the case's"
+    add_event(s, case, f"unknown:{mail.from_addr}", "reply_from_other_address", now, message_id=row.id,
+              detail=f"{len(carried_files(mail))} attachment(s) not taken; sender told to write from the request's address")
+    ctx = base_context(app, now) | {"case": {"number": case.number}}
+    auto_reply(s, app, case, "wrong_sender", mail.from_addr, ctx, (row.id,), now,
+               in_reply_to=mail.message_id, references=[mail.message_id] if mail.message_id else [])
+    log.info("message %d: refers to %s from another address: not taken", row.id, case.number)
 
 
 def _tell_admins(s: Session, app: App, row: InboundMessage, mail: ParsedMail, case: Case | None, now: datetime,

@@ -69,8 +69,9 @@ def test_incomplete_then_follow_up_completes_same_case(any_bot: Bot) -> None:
     assert [s["step"] for s in detail["sla"]] == ["step3_request_documents"]
 
 
-def test_follow_up_by_subject_number_from_other_sender_is_a_new_case(any_bot: Bot) -> None:
-    """Scenario: someone else quoting the case number does not attach to the PPK's case."""
+def test_follow_up_by_subject_number_from_other_sender_is_no_case(any_bot: Bot) -> None:
+    """Scenario: someone else quoting the case number does not attach to the PPK's case, and opens no new
+    case either: they are told that replies must come from the address that made the request."""
     any_bot.append(letter_only())
     any_bot.poll()
     number = the_case(any_bot).number
@@ -79,8 +80,8 @@ def test_follow_up_by_subject_number_from_other_sender_is_a_new_case(any_bot: Bo
     any_bot.poll()
     with any_bot.app.factory() as s:
         cases = s.scalars(select(Case).order_by(Case.id)).all()
-    assert len(cases) == 2 and cases[0].status == "AWAITING_DOCUMENTS"
-    assert cases[1].sender == "intruder@example.org"
+    assert len(cases) == 1 and cases[0].status == "AWAITING_DOCUMENTS"
+    assert [m.rcpt_tos for m in any_bot.sent("wrong_sender")] == [["intruder@example.org"]]
 
 
 def test_reminders_on_working_days_then_expiry_once(any_bot: Bot) -> None:

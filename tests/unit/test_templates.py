@@ -65,8 +65,12 @@ EXTRA: dict[str, dict[str, Any]] = {
         "admin_email": "admin@lpse.example.go.id",
         "review_code": REVIEW_CODE,
         "round": 1,
-        "findings": [{"ok": True, "message": "Alamat pengirim sesuai registri PPK."},
-                     {"ok": False, "message": "NIP pada dokumen tidak sesuai registri."}],
+        "findings": [{"ok": True, "code": "sender_registry", "severity": "fine",
+                      "message": "Alamat pengirim sesuai registri PPK."},
+                     {"ok": False, "code": "nip_registry", "severity": "blocking",
+                      "message": "NIP pada dokumen tidak sesuai registri."},
+                     {"ok": False, "code": "manual_check", "severity": "check",
+                      "message": "sk_ppk.pdf: tidak memiliki lapisan teks, perlu diperiksa manual"}],
         "documents": [
             {"filename": "surat_permohonan.pdf", "kinds": ["surat permohonan"], "size": 183_211,
              "problem": None, "needs_manual_check": False},
@@ -94,6 +98,12 @@ EXTRA: dict[str, dict[str, Any]] = {
              "waiting_minutes": 10, "standard_minutes": 15},
         ],
         "today": date(2026, 11, 24),
+        "awaiting_documents": [
+            {"number": "LPSE-BYS-2026-00040", "sender": "ani@example.go.id", "ppk_name": "Ani, S.E.",
+             "since": NOW - timedelta(days=2), "age_label": "2 hari kerja", "reminders_sent": 1, "max_reminders": 2}],
+        "empty_follow_ups": [
+            {"number": "LPSE-BYS-2026-00041", "sender": "sari@example.go.id", "ppk_name": None,
+             "at": NOW - timedelta(hours=20), "status": "AWAITING_DOCUMENTS"}],
     },
     "delivery_failure": {"failed_template": "credentials", "recipients": ["budi@example.go.id"],
                          "error": "550 5.1.1 User unknown"},
@@ -101,6 +111,9 @@ EXTRA: dict[str, dict[str, Any]] = {
     "auto_reply_limit": {"limit": 5},
     "quarantine_alert": {"message_no": 17, "sender": "x@example.org", "subject": "<b>Permohonan</b>",
                          "received_at": NOW, "reason": "parse error: <script>alert(1)</script>"},
+    "complete": {},
+    "sent_to_registered": {},
+    "wrong_sender": {},
     "admin_notice": {"notice": "closed_case", "message_no": 18, "sender": "budi.santoso@banyuasinkab.go.id",
                      "subject": "Re: Terima kasih", "reason": None, "files": ["SK baru.pdf"]},
     "ops_alert": {"alert": {"check": "imap_login", "state": "start", "since": NOW,
@@ -110,12 +123,14 @@ EXTRA: dict[str, dict[str, Any]] = {
          "old_email": "budi@example.go.id", "new_email": "budi.baru@example.go.id"},
         {"nip": "198507222010012003", "nama": "Siti Rahmawati", "kind": "remove", "old_email": "", "new_email": ""}]},
 }
+OFFICE = {"name": "LPSE Kabupaten Banyuasin", "phone": "(0711) 123456", "spse_url": "https://spse.banyuasinkab.go.id",
+          "hours": "Senin–Jumat 08.00–16.00 WIB"}
 NO_CASE = {"too_large", "auto_reply_limit", "admin_digest", "quarantine_alert", "ops_alert", "registry_changed"}
 
 
 def context(name: str, **overrides: Any) -> dict[str, Any]:
     """A full sample context for one template; keyword arguments replace top-level keys."""
-    ctx: dict[str, Any] = {"office": {"name": "LPSE Kabupaten Banyuasin"}, "tz": TZ, "now": NOW}
+    ctx: dict[str, Any] = {"office": OFFICE, "tz": TZ, "now": NOW}
     if name not in NO_CASE:
         ctx["case"] = make_case()
     ctx.update(EXTRA[name])
@@ -223,8 +238,11 @@ def test_html_is_well_formed(renderer: Renderer, name: str) -> None:
 
 def test_credentials_carry_password_and_user_id(renderer: Renderer) -> None:
     out = render(renderer, "credentials")
+    assert PASSWORD in out.text and "Tq7v Rm2x Kp9s Lw4z" in out.text  # grouped for reading, and whole
+    assert "bukan bagian dari password" in out.text and "bukan bagian dari password" in out.html
+    # In HTML the groups are spaced by CSS, so a copy is the password itself.
+    assert re.sub(r"<[^>]*>", "", out.html).count(PASSWORD) == 1
     for body in (out.text, out.html):
-        assert PASSWORD in body
         assert "budi.ppk" in body
     assert PASSWORD not in out.subject
     assert "segera" in out.text  # change the password immediately
@@ -276,7 +294,7 @@ def test_review_request_shows_code_findings_and_how_to_decide(renderer: Renderer
     assert "✔ Alamat pengirim sesuai registri PPK." in out.text
     assert "✖ NIP pada dokumen tidak sesuai registri." in out.text
     assert "perlu diperiksa manual" in out.text
-    assert PASSWORD in out.text and PASSWORD in out.html
+    assert PASSWORD in out.text and PASSWORD in re.sub(r"<[^>]*>", "", out.html)
     for keyword in ("SETUJU", "TOLAK", "LENGKAPI"):
         assert keyword in out.text and keyword in out.html
     assert "197103112006041003" in out.text

@@ -118,10 +118,10 @@ def test_first_contact_incomplete_asks_for_the_missing_documents() -> None:
 
 
 def test_follow_up_completing_the_documents_starts_review_without_a_second_ack() -> None:
-    """The PPK sends the missing SK: review round starts, the PPK gets no second ack."""
+    """The PPK sends the missing SK: review round starts, the PPK gets the short `complete` mail, no ack."""
     d = on_documents_checked(view(S.AWAITING_DOCUMENTS), complete=True, first_contact=False, missing=[])
     assert d.new_status == S.AWAITING_REVIEW
-    assert d.sends == ()
+    assert d.sends == (Send("complete", To.PPK),)
     assert d.review_round is True
 
 
@@ -340,6 +340,21 @@ def test_accepted_credentials_erase_the_password_and_send_nothing() -> None:
     """Once the SMTP server accepted the credentials, the password is forgotten (SPEC §5)."""
     d = on_credentials_accepted(view(S.APPROVED))
     assert (d.password, d.sends, d.decided, d.reminders) == (Password.ERASE, (), False, Reminders.KEEP)
+
+
+def test_requester_from_another_address_is_told_where_the_credentials_went() -> None:
+    """Approval of a case whose request came from another address than the registry's: the credentials
+    go to the registry address and the requester gets `sent_to_registered`; only on approval."""
+    elsewhere = CaseView(S.AWAITING_REVIEW, 0, None, registered=True, sender_registered=False)
+    assert on_admin_decision(elsewhere, "approve").sends == (
+        Send("credentials", To.REGISTERED), Send("sent_to_registered", To.PPK), Send("admin_confirmation", To.ACTOR))
+    assert on_admin_decision(elsewhere, "approve").outcome == "credentials"
+    for action in ("reject", "request_docs"):
+        assert all(s.template != "sent_to_registered" for s in on_admin_decision(elsewhere, action).sends)
+    same = CaseView(S.AWAITING_REVIEW, 0, None, registered=True, sender_registered=True)
+    assert [s.template for s in on_admin_decision(same, "approve", by_email=False).sends] == ["credentials"]
+    unregistered = CaseView(S.AWAITING_REVIEW, 0, None, registered=False, sender_registered=False)
+    assert [s.template for s in on_admin_decision(unregistered, "approve", by_email=False).sends] == ["credentials"]
 
 
 def test_outcome_is_the_mail_to_the_requester_or_registered_address() -> None:
