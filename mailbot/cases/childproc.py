@@ -44,6 +44,25 @@ def spawn(module: str, *args: str, env: dict[str, str] | None = None) -> subproc
                             env=child_env)
 
 
+def start(what: str, module: str, *args: str, env: dict[str, str] | None = None,
+          start_seconds: float = 30.0) -> subprocess.Popen[bytes] | None:
+    """A new child (spawn) that said "ready" within `start_seconds`; None (logged, naming `what`) when none
+    starts."""
+    try:
+        proc = spawn(module, *args, env=env)
+    except OSError as exc:
+        log.warning("no %s process (%s)", what, exc)
+        return None
+    try:
+        if receive(proc, time.monotonic() + start_seconds) != "ready":
+            raise Gone(False)
+    except Gone as exc:
+        log.warning("%s did not start (%s)", what, exc)
+        discard(proc)
+        return None
+    return proc
+
+
 def send(proc: subprocess.Popen[bytes], job: Any) -> None:
     """One job to the child (OSError/ValueError when its stdin is gone)."""
     assert proc.stdin is not None

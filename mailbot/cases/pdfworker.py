@@ -22,7 +22,7 @@ from mailbot.cases.childproc import (
     limit_memory,
     receive,
     send,
-    spawn,
+    start,
 )
 from mailbot.cases.childproc import close as close_child
 from mailbot.cases.pdftext import pdf_text
@@ -114,20 +114,12 @@ class PdfWorker:
         if self.proc is not None and self.proc.poll() is None:
             return self.proc
         self._discard()
-        try:
-            proc = spawn("mailbot.cases.pdfworker_main", str(self.limits.memory_mb))
-        except OSError as exc:
-            log.warning("no PDF worker process (%s); reading PDFs without limits", exc)
+        proc = start("PDF worker (reading PDFs without limits)", "mailbot.cases.pdfworker_main",
+                     str(self.limits.memory_mb), start_seconds=START_SECONDS)
+        if proc is None:
             return None
         self.proc, self.jobs = proc, 0
         self.starts += 1
-        try:
-            if receive(proc, time.monotonic() + START_SECONDS) != "ready":
-                raise Gone(False)
-        except Gone as exc:
-            log.warning("PDF worker did not start (%s); reading PDFs without limits", exc)
-            self._discard()
-            return None
         return proc
 
     def _discard(self) -> None:
