@@ -10,24 +10,21 @@ import logging
 import pickle
 import queue
 import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
 
 from mailbot.cases.childproc import (
+    Child,
     Gone,
     answer,
     child_streams,
     cpu_budget,
-    discard,
     limit_memory,
     receive,
     send,
-    start,
 )
-from mailbot.cases.childproc import close as close_child
 from mailbot.cases.ocr import (
     LIMIT_MEMORY,
     LIMIT_TIME,
@@ -45,15 +42,13 @@ RECYCLE_AFTER = 500  # files one child reads before it is replaced (whatever it 
 Job = tuple[str, bytes, str]  # (key, data, file type)
 
 
-class OcrWorker:
+class OcrWorker(Child):
     """One `python -m mailbot.cases.ocrworker_main` child, started on first use and replaced after it was
     killed or died."""
 
     def __init__(self, settings: OcrSettings) -> None:
+        super().__init__()
         self.settings = settings
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0  # child processes this worker has started
-        self.jobs = 0  # files the current child was given
 
     def read(self, data: bytes, file_type: str) -> OcrOutcome:
         """OCR of one file in the child, or an outcome whose problem is the limit it hit (or UNAVAILABLE)."""
@@ -90,27 +85,14 @@ class OcrWorker:
             self._discard()  # not trusted with the next file after running out of memory; or just old
         return outcome
 
-    def _running(self) -> subprocess.Popen[bytes] | None:
-        if self.proc is not None and self.proc.poll() is None:
-            return self.proc
-        self._discard()
+    def command(self) -> tuple[str, str, tuple[str, ...], dict[str, str] | None, float]:
         s = self.settings
-        proc = start("OCR worker", "mailbot.cases.ocrworker_main", str(s.memory_mb), s.tessdata, s.lang,
-                     env={"OMP_THREAD_LIMIT": "1"},  # one core per worker: the pool is the parallelism
-                     start_seconds=START_SECONDS)
-        if proc is None:
-            return None
-        self.proc, self.jobs = proc, 0
-        self.starts += 1
-        return proc
-
-    def _discard(self) -> None:
-        proc, self.proc = self.proc, None
-        discard(proc)
+        return ("OCR worker", "mailbot.cases.ocrworker_main", (str(s.memory_mb), s.tessdata, s.lang),
+                {"OMP_THREAD_LIMIT": "1"},  # one core per worker: the pool is the parallelism
+                START_SECONDS)
 
     def close(self) -> None:
-        proc, self.proc = self.proc, None
-        close_child(proc)
+        self.close_child()
 
 
 class OcrPool:

@@ -19,10 +19,13 @@ from mailbot.cases.ocr import (
     Engine,
     ocr_available,
 )
+from mailbot.cases.ocrcache import fill
 from mailbot.cases.ocrpool import OcrPool
 from mailbot.config import OcrSettings
 from mailbot.demo.samplepdf import sample_request_letter
+from mailbot.domain.kinds import DEFAULT_KINDS
 from mailbot.domain.nip import nips_in
+from mailbot.store.models import Document, OcrResult
 from tests.support.ocr import dense_page, encoded, png_bomb, require_ocr, text_page
 
 LINES = ["Perihal: Permohonan Reset Password", "Dengan hormat,", "Nama : Budi Santoso",
@@ -118,3 +121,24 @@ def test_pool_limits_are_findings_and_a_killed_worker_is_replaced() -> None:
         assert pool.files_read == 4
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize(("problem", "words"), [(LIMIT_TIME, "melebihi batas waktu"),
+                                                ("memory", "melebihi batas memori"),
+                                                (LIMIT_PAGES, "melebihi batas halaman"),
+                                                (LIMIT_PIXELS, "batas ukuran (piksel)")])
+def test_a_limit_hit_is_a_manual_check_naming_the_limit(problem: str, words: str) -> None:
+    doc = Document(filename="scan0001.pdf", sha256="0" * 64, kinds=[], text="", text_source=None)
+    fill(doc, OcrResult(sha256="0" * 64, status="failed", problem=problem, text=""), DEFAULT_KINDS)
+    assert doc.needs_manual_check and doc.text_source is None and doc.problem is not None
+    assert doc.problem.startswith("Berkas perlu diperiksa manual: ") and words in doc.problem
+
+
+def test_a_read_file_gets_its_kinds_from_the_text_and_nothing_read_is_a_manual_check() -> None:
+    letter = "Perihal: Permohonan Reset Password\nDengan hormat, " + "kami mohon bantuan akun SPSE saya. " * 5
+    doc = Document(filename="IMG_0001.jpg", sha256="1" * 64, kinds=[], text="", text_source=None)
+    fill(doc, OcrResult(sha256="1" * 64, status="done", text=letter, problem=None), DEFAULT_KINDS)
+    assert doc.kinds == ["surat_permohonan"] and doc.text_source == "ocr" and not doc.needs_manual_check
+    empty = Document(filename="IMG_0002.jpg", sha256="2" * 64, kinds=[], text="", text_source=None)
+    fill(empty, OcrResult(sha256="2" * 64, status="done", text="~ ..", problem=None), DEFAULT_KINDS)
+    assert empty.kinds == [] and empty.needs_manual_check and "perlu diperiksa manual" in (empty.problem or "")
