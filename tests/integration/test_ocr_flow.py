@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from mailbot.admin.hardcopy import register_hardcopy
 from mailbot.cases.ocr import INSTALL_COMMAND
 from mailbot.cases.ocrpool import shared_pool
 from mailbot.cli import main
 from mailbot.domain.states import CaseStatus
 from mailbot.scheduler import Daemon
-from mailbot.store.models import Case, Document, OcrResult
+from mailbot.store.models import Case, Document, Event, OcrResult
 from tests.support.bot import Bot
 from tests.support.documents import sample_request_letter
 from tests.support.mails import PPK_A, complete_request, request_email
@@ -168,3 +170,24 @@ def test_in_the_daemon_a_text_request_is_answered_while_scans_wait_for_ocr(any_b
         daemon.stop_event.set()
         thread.join(timeout=60)
     assert not thread.is_alive()
+
+
+def test_a_walk_in_with_scans_is_checked_after_ocr_with_what_the_admin_typed(any_bot: Bot, tmp_path: Path) -> None:
+    """A hardcopy case has no message: the checks deferred for OCR keep the admin's name and NIP (an audit
+    event) and use them once the scans are read."""
+    require_ocr()
+    letter, photo = tmp_path / LETTER, tmp_path / PHOTO
+    letter.write_bytes(scanned_letter(NAME, NIP))
+    photo.write_bytes(photographed_sk(NAME, NIP))
+    now = datetime.now(timezone.utc)
+    register_hardcopy(any_bot.app, name=NAME, nip=NIP, email=PPK_A[2], request_type="reset_password",
+                      files=[letter, photo], user="admin", now=now)
+    [case] = any_bot.all(Case)
+    assert case.status == CaseStatus.RECEIVED
+    [waiting] = [e for e in any_bot.all(Event) if e.kind == "ocr_pending"]
+    assert waiting.case_id == case.id and NIP in waiting.detail
+    result = any_bot.poll()
+    assert result.ocr == 2 and not result.errors
+    [case] = any_bot.all(Case)
+    assert case.status != CaseStatus.RECEIVED and case.ppk_id is not None
+    assert {d.text_source for d in docs_of(any_bot, case).values()} == {"ocr"}
