@@ -327,7 +327,8 @@ def phase_timer() -> Iterator[dict[str, float]]:
     Tolerant of refactors: a stage that no longer exists is simply not reported."""
     from mailbot import runner
 
-    names = ["fetch_new", "process_pending", "move_done", "run_timers", "flush_outbox"]
+    names = ["fetch_new", "process_pending", "move_done", "run_timers", "run_reminders", "queue_admin_digest",
+             "flush_outbox", "gather", "run_alerts"]
     times: dict[str, float] = {}
     saved: dict[str, Any] = {}
     for name in names:

@@ -136,6 +136,7 @@ def prepare(v: Variant, smtp: EmbeddedSmtp) -> str:
     csv.write_text("nama,nip,email,user_id,satker\n"
                    + "".join(f"{p.name},{p.nip},{p.email},{p.user_id},{p.satker}\n" for p in people),
                    encoding="utf-8")
+    v.run("init")  # keeps the config; creates the schema (commands no longer migrate implicitly)
     v.run("registry", "import", str(csv))
     client = IMAPClient(v.imap.host, v.imap.port, ssl=False, timeout=60)
     client.login(v.imap.username, v.imap.password)

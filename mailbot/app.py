@@ -20,7 +20,7 @@ from mailbot.outgoing.outbox import OutboxIdentity
 from mailbot.outgoing.render import Renderer
 from mailbot.outgoing.smtp import SmtpParams, SmtpSender
 from mailbot.store.blobs import BlobStore
-from mailbot.store.db import ensure_schema, make_engine, session_factory
+from mailbot.store.db import ensure_schema, make_engine, require_schema, session_factory
 
 T = TypeVar("T")
 
@@ -113,15 +113,23 @@ def document_kinds(settings: Settings) -> tuple[DocumentKind, ...]:
     return tuple(kinds.values())
 
 
-def build_app(settings: Settings, *, secret: bytes | None = None, migrate_db: bool = True,
+def build_app(settings: Settings, *, secret: bytes | None = None, migrate_db: bool | None = True,
               require_secrets: bool = False) -> App:
-    """Create the engine (migrating a database not at the newest schema: one SELECT when it is) and
-    everything that hangs off the settings; `secret` replaces the configured HMAC key (tests,
+    """Create the engine (with `migrate_db`, migrating a database not at the newest schema — one SELECT
+    when it is; False: refusing it with SchemaOutdated, as every CLI command but init/migrate/run does;
+    None: leaving it as it is, for `mailbot check`, which reports it)
+    and everything that hangs off the settings; `secret` replaces the configured HMAC key (tests,
     benchmarks), `require_secrets` fails early when one is unset. Nothing here loads Jinja2 or the
     holiday tables: the renderer and the calendar do that on first use."""
     engine = make_engine(settings.database_url)
     if migrate_db:
         ensure_schema(engine)
+    elif migrate_db is False:
+        try:
+            require_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
     secrets = read_secrets(settings, required=require_secrets)
     start, _, end = settings.office.working_hours.partition("-")
     calendar = make_calendar(settings.office.timezone, start, end, settings.office.extra_holidays,

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailbot import cli_parser
-from mailbot.config import EXAMPLE_CONFIG, ConfigError, load_settings
-from mailbot.domain.errors import MailbotError
+from mailbot.config import ConfigError, load_settings
+from mailbot.domain.errors import MailbotError, NotReady
 
 if TYPE_CHECKING:
     from mailbot.app import App
@@ -47,12 +47,19 @@ def _now(value: str | None) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
-def _app(args: argparse.Namespace, *, secrets_needed: bool = False) -> App:
+def _app(args: argparse.Namespace, *, secrets_needed: bool = False, migrate: bool = False) -> App:
     from mailbot.app import build_app
+    from mailbot.store.access import check_storage
 
+    settings = load_settings(args.config)
+    if secrets_needed:
+        settings.require_secrets()  # an unset secret is named before anything else
+    # Permission and ownership problems are one line naming the path (NotReady, exit 2), before any file
+    # is touched; the schema must be current (`mailbot migrate`), except for `run`, which migrates.
+    check_storage(settings, create=migrate)
     # Secrets are read once into the App; a command that needs a missing one (e.g. the HMAC key to queue
     # mail) exits 2 naming its key. There is no placeholder secret.
-    app = build_app(load_settings(args.config), require_secrets=secrets_needed)
+    app = build_app(settings, require_secrets=secrets_needed, migrate_db=migrate)
     args.opened.append(app)  # main() closes its database when the command is done
     return app
 
@@ -84,18 +91,35 @@ def _listing(args: argparse.Namespace, rows: list[dict[str, Any]], line: Callabl
 
 # -- commands --------------------------------------------------------------------------------
 def cmd_init(args: argparse.Namespace) -> int:
-    from mailbot.store.db import display_url, make_engine, migrate
+    from mailbot.cli_install import init
 
-    target = Path(args.config or os.environ.get("MAILBOT_CONFIG") or "config/mailbot.toml")
-    if target.exists() and not args.force:
-        print(f"{target} exists; keeping it (use --force to overwrite)")
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
-        print(f"wrote {target}: edit [office], [imap], [smtp] and [admins], then run `mailbot check`")
-    settings = load_settings(target)
-    migrate(make_engine(settings.database_url))
-    print(f"database ready: {display_url(settings.database_url)}")
+    return init(args.config, force=args.force)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from mailbot.cli_install import migrate_schema
+
+    return migrate_schema(load_settings(args.config))
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from mailbot.cli_install import backup_command
+
+    return backup_command(load_settings(args.config), Path(args.dest))
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from mailbot.cli_install import restore_command
+
+    return restore_command(load_settings(args.config), Path(args.src))
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from mailbot.admin.retention import purge
+
+    result = purge(_app(args), _now(args.now), dry_run=args.dry_run)
+    for line in result.lines():
+        print(line)
     return 0
 
 
@@ -134,7 +158,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from mailbot.scheduler import run_forever
 
-    app = _app(args, secrets_needed=True)
+    app = _app(args, secrets_needed=True, migrate=True)  # as the service user, at start
     # A daemon: what startup made lives as long as the process (never scan it again); the rest of its
     # garbage is collected at the interpreter's usual pace, not run()'s relaxed one.
     gc.freeze()
@@ -142,6 +166,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _locked(app):
         run_forever(app)
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from mailbot.ops.status import format_text, gather
+
+    status = gather(_app(args), _now(args.now))
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(format_text(status))
+    return int(status["exit_code"])
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
@@ -265,6 +300,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         parse_month,
         write_report,
     )
+    from mailbot.store.access import writable_dir
 
     try:
         formats = parse_formats(args.format)
@@ -272,6 +308,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     app = _app(args)
+    writable_dir(Path(args.out), "report --out", create=True)  # a read-only folder: one line, exit 2
     for path in write_report(build_report(app, args.month), Path(args.out), formats, renderer=app.renderer):
         print(path)
     return 0
@@ -279,8 +316,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_archive_export(args: argparse.Namespace) -> int:
     from mailbot.admin.archive import ArchiveError, export_case
+    from mailbot.store.access import writable_dir
 
     app = _app(args)
+    writable_dir(Path(args.dest).parent, "archive DEST's folder", create=True)
     try:
         path = export_case(app, args.number, Path(args.dest), force=args.force)
     except FileExistsError as exc:
@@ -300,12 +339,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": cmd_init, "check": cmd_check, "poll": cmd_poll, "run": cmd_run, "cases": cmd_cases,
+    "status": cmd_status,
     "case show": cmd_case_show, "case new": cmd_case_new,
     "approve": lambda a: _decide(a, "approve"), "reject": lambda a: _decide(a, "reject", a.reason),
     "request-docs": lambda a: _decide(a, "request_docs", a.note),
     "registry import": cmd_registry_import, "registry list": cmd_registry_list,
     "quarantine list": cmd_quarantine_list, "quarantine requeue": cmd_quarantine_requeue,
     "report": cmd_report, "archive export": cmd_archive_export, "demo": cmd_demo,
+    "migrate": cmd_migrate, "backup": cmd_backup, "restore": cmd_restore, "purge": cmd_purge,
     "oauth login": cmd_oauth_login,
 }
 
@@ -364,6 +405,8 @@ def _main(argv: list[str] | None) -> int:
     # Alembic narrates every migration step at INFO; stderr is for what the operator must act on.
     logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     args.opened = []
+    # What mailbot writes (database, blobs, reports, archives, backups) is for its user alone.
+    umask = os.umask(0o077)
     try:
         return int(args.fn(args))
     except ConfigError as exc:
@@ -375,9 +418,20 @@ def _main(argv: list[str] | None) -> int:
     except LockHeld as exc:
         print(f"mailbot: {exc}", file=sys.stderr)
         return 1
+    except NotReady as exc:  # permissions, ownership, schema, restore target: one line naming the fix
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 2
+    except PermissionError as exc:  # what no check foresaw: still one line naming the path
+        print(f"mailbot: permission denied: {exc.filename or exc}; make it writable for the user running "
+              f"mailbot, or run the command as the service user (deploy/mailbot-cli)", file=sys.stderr)
+        return 2
+    except MailbotError as exc:  # a runtime failure a command did not report itself (backup, restore, …)
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     finally:
+        os.umask(umask)
         for app in args.opened:
             app.engine.dispose()
 

@@ -9,14 +9,14 @@ from mailbot.cases.ocr import INSTALL_COMMAND, ocr_available
 from mailbot.config import Settings
 from mailbot.domain.errors import MailbotError
 from mailbot.intake.fetch import open_mailbox
-from mailbot.store.db import display_url
+from mailbot.store.db import SchemaOutdated, display_url, head_revision, require_schema
 
 
 def check(settings: Settings) -> int:
     """Print what works and what does not; 0 when everything does, 1 otherwise (secrets unset: ConfigError)."""
     settings.require_secrets()
     print(f"config {settings.path}: ok")
-    app = build_app(settings)
+    app = build_app(settings, migrate_db=None)  # `check` never migrates: it says to run `mailbot migrate`
     renderer = app.renderer
     if renderer.templates_dir is not None and not renderer.templates_dir.is_dir():
         print(f"templates: storage.templates_dir {renderer.templates_dir} is not a folder; create it or remove the key")
@@ -28,7 +28,6 @@ def check(settings: Settings) -> int:
     own = renderer.overridden()
     if own:
         print(f"templates: ok ({len(own)} of the office's own in {renderer.templates_dir}, the rest built in)")
-    print(f"database {display_url(settings.database_url)}: ok")
     print(_ocr_line(settings))
     ok = True
     if app.oauth is not None:
@@ -40,6 +39,12 @@ def check(settings: Settings) -> int:
         except MailbotError as exc:
             print(f"OAuth2 token {app.oauth.file.path}: FAILED: {exc}")
             ok = False
+    try:
+        require_schema(app.engine)
+        print(f"database {display_url(settings.database_url)} (schema {head_revision()}): ok")
+    except SchemaOutdated as exc:
+        print(f"database: FAILED: {exc}")
+        ok = False
     try:
         with open_mailbox(app) as mb:
             st = mb.select(settings.imap.folder)

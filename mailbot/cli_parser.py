@@ -42,12 +42,14 @@ def build_parser(handlers: Mapping[str, Callable[[argparse.Namespace], int]]) ->
             sp.add_argument("--json", action="store_true", help="one JSON document")
         return sp
 
-    sp = add("init", "write a commented config and create the database")
+    sp = add("init", "write a commented config, data_dir, the environment file with a new secret, the database")
     sp.add_argument("--force", action="store_true", help="overwrite an existing config")
     add("check", "validate the config and connect to IMAP and SMTP")
     sp = add("poll", "one cycle: fetch and process mail, run due timers, flush the outbox")
     sp.add_argument("--now", help="run timers as of this ISO instant (drills and tests)")
     add("run", "the daemon (scheduler, IDLE where available)")
+    sp = add("status", "health for people and monitors: exit 0 OK, 1 warning, 2 critical", json_flag=True)
+    sp.add_argument("--now", help="judge ages as of this ISO instant (drills and tests)")
     sp = add("cases", "the register of cases", json_flag=True)
     sp.add_argument("--status", choices=["RECEIVED", "AWAITING_DOCUMENTS", "AWAITING_REVIEW", "APPROVED",
                                          "COMPLETED", "REJECTED", "EXPIRED"])
@@ -91,6 +93,14 @@ def build_parser(handlers: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     sp.add_argument("dest", metavar="DEST.zip")
     sp.add_argument("--force", action="store_true", help="replace an existing DEST.zip")
     add("demo", "self-contained run on loopback with embedded IMAP and SMTP servers")
+    add("migrate", "upgrade the database to this mailbot's schema (back up first)")
+    sp = add("backup", "consistent backup of the database and the blob store, with a SHA-256 manifest")
+    sp.add_argument("dest", metavar="DEST", help="a new (or empty) folder")
+    sp = add("restore", "verify a backup and restore it into an empty data_dir and database")
+    sp.add_argument("src", metavar="SRC", help="a folder written by `mailbot backup`")
+    sp = add("purge", "retention: delete the personal data of cases closed more than storage.retention_days ago")
+    sp.add_argument("--dry-run", action="store_true", help="only list what would be purged")
+    sp.add_argument("--now", help="purge as of this ISO instant (drills and tests)")
     group("oauth", "OAuth2 sign-in of the mailbox (Microsoft 365, Google)")
     add("oauth login", "obtain the first token with the device-code flow (open a URL, enter a code)")
     return p

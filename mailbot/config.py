@@ -18,6 +18,7 @@ from mailbot.config_reader import (
     email_address,
     env_name,
     mask_url,
+    named_address,
     positive,
     resolve_path,
     security_mode,
@@ -174,6 +175,27 @@ OAUTH_PROVIDERS = ("microsoft", "google", "custom")
 @dataclass(frozen=True)
 class SecuritySettings:
     secret_env: str = "MAILBOT_SECRET"
+    # The service's environment file (`mailbot init` writes a fresh MAILBOT_SECRET there, mode 600;
+    # systemd's EnvironmentFile= and deploy/mailbot-cli read it); relative: to the config's folder.
+    env_file: str = "mailbot.env"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """`mailbot status` thresholds and the ops_alert mails (0 turns a check off)."""
+
+    poll_stale_warning_minutes: int = 15    # no successful poll for this long: warning
+    poll_stale_critical_minutes: int = 60   # … critical, and an ops_alert
+    outbox_stuck_minutes: int = 30          # the oldest mail waiting to go out: warning and an ops_alert
+    smtp_failing_minutes: int = 5           # SMTP unreachable: warning, after this long critical and an ops_alert
+    disk_warning_percent: int = 10          # free space in data_dir below this: warning
+    disk_critical_percent: int = 5          # … critical, and an ops_alert
+    quarantine_warning: int = 1             # this many messages quarantined in the last 7 days: warning
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    listen: str = ""  # "127.0.0.1:9464" serves Prometheus metrics there (daemon only); empty: off
 
 
 @dataclass(frozen=True)
@@ -193,10 +215,18 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     ocr: OcrSettings = field(default_factory=OcrSettings)
     oauth2: OAuthSettings = field(default_factory=OAuthSettings)
+    retention_days: int = 0  # [storage] retention_days: purge closed cases after this many days; 0 = never
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def uses_oauth2(self) -> bool:
         return "oauth2" in (self.imap.auth, self.smtp.auth)
+
+    @property
+    def env_file(self) -> Path:
+        """[security] env_file, resolved against the config file's folder."""
+        return resolve_path(self.path.resolve().parent, self.security.env_file)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -290,14 +320,16 @@ def _imap(r: TableReader) -> ImapSettings:
 
 def _smtp(r: TableReader) -> SmtpSettings:
     d = SmtpSettings()
+    display_name, from_address = named_address(r.required("from_address", str), "smtp.from_address")
+    from_name = r.get("from_name", str, d.from_name)  # the display name in from_address wins
     s = SmtpSettings(
         host=r.required("host", str),
         port=positive(r.get("port", int, d.port), "smtp.port"),
         security=security_mode(r.get("security", str, d.security), "smtp.security"),
         username=r.get("username", str, None) or None,
         password_env=env_name(r.get("password_env", str, None), "smtp.password_env") or None,
-        from_address=email_address(r.required("from_address", str), "smtp.from_address"),
-        from_name=r.get("from_name", str, d.from_name),
+        from_address=from_address,
+        from_name=display_name or from_name,
         timeout_seconds=positive(r.get("timeout_seconds", int, d.timeout_seconds), "smtp.timeout_seconds"),
         ca_file=ca_file_path(r, "smtp"),
         connections=positive(r.get("connections", int, d.connections), "smtp.connections"),
@@ -369,7 +401,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
 def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
     base = path.resolve().parent
     known = {"office", "imap", "smtp", "database", "storage", "admins", "documents",
-             "reminders", "sla", "limits", "security", "oauth2", "ocr"}
+             "reminders", "sla", "limits", "security", "oauth2", "alerts", "metrics", "ocr"}
     for key in raw:
         if key not in known:
             hint = difflib.get_close_matches(key, sorted(known), n=1)
@@ -380,7 +412,10 @@ def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
     storage = TableReader(raw.get("storage", {}), "storage")
     data_dir = resolve_path(base, storage.get("data_dir", str, "data"))
     templates = storage.get("templates_dir", str, "")
+    retention_days = storage.get("retention_days", int, 0)
     storage.finish()
+    if retention_days < 0:
+        raise ConfigError(f"storage.retention_days: must be 0 (keep forever) or a number of days, got {retention_days}")
     database = TableReader(raw.get("database", {}), "database")
     url = database.get("url", str, "")
     database.finish()
@@ -403,14 +438,27 @@ def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
         limits=simple_table(LimitSettings, TableReader(raw.get("limits", {}), "limits")),
         security=_security_settings(TableReader(raw.get("security", {}), "security")),
         ocr=simple_table(OcrSettings, TableReader(raw.get("ocr", {}), "ocr")),
+        retention_days=retention_days,
         oauth2=_oauth2(TableReader(raw.get("oauth2", {}), "oauth2"), data_dir, base,
                        needed="oauth2" in (raw["imap"].get("auth"), raw["smtp"].get("auth"))),
+        alerts=simple_table(AlertSettings, TableReader(raw.get("alerts", {}), "alerts")),
+        metrics=_metrics(TableReader(raw.get("metrics", {}), "metrics")),
     )
 
 
 def _security_settings(r: TableReader) -> SecuritySettings:
     s = simple_table(SecuritySettings, r)
     env_name(s.secret_env, "security.secret_env")
+    return s
+
+
+def _metrics(r: TableReader) -> MetricsSettings:
+    s = simple_table(MetricsSettings, r)
+    if s.listen:
+        host, sep, port = s.listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"metrics.listen: {s.listen!r} must be HOST:PORT, e.g. \"127.0.0.1:9464\" "
+                              "(or empty to turn metrics off)")
     return s
 
 

@@ -97,6 +97,27 @@ def email_address(value: str, name: str) -> str:
     return value.lower()
 
 
+_NAMED_ADDRESS_RE = re.compile(r'^\s*(?P<name>[^<>]*?)\s*<(?P<addr>[^<>]*)>\s*$')
+_UNSAFE_NAME_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def named_address(value: str, name: str) -> tuple[str, str]:
+    """A bare address or `"Name <addr>"` (RFC 5322 style): (display name or "", lower-cased address).
+    The name may be quoted; control characters, line breaks and bidi overrides are refused (it goes
+    into the From header)."""
+    m = _NAMED_ADDRESS_RE.match(value)
+    if m is None:
+        if "<" in value or ">" in value:
+            raise ConfigError(f"{name}: {value!r} must be an address or \"Name <address>\"")
+        return "", email_address(value.strip(), name)
+    display = m.group("name").strip()
+    if len(display) >= 2 and display[0] == display[-1] == '"':
+        display = display[1:-1].replace('\\"', '"').strip()
+    if _UNSAFE_NAME_RE.search(display):
+        raise ConfigError(f"{name}: the display name must not contain control characters or line breaks")
+    return display, email_address(m.group("addr").strip(), name)
+
+
 def ca_file_path(r: TableReader, section: str) -> str:
     """The table's `ca_file`, resolved against the config's folder, which must exist ("" when unset)."""
     value = r.get("ca_file", str, "")

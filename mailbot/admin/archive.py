@@ -232,6 +232,9 @@ def export_case(app: App, number: str, dest: Path, *, force: bool = False, now: 
         case = by_number(s, number)
         if case is None:
             raise CaseNotFound(f"case {number} not found")
+        if case.purged_at is not None:
+            raise ArchiveError(f"case {number} was purged on {case.purged_at:%Y-%m-%d} (storage.retention_days): "
+                               f"its mails and documents are gone, there is nothing to archive")
         closed = case.status in CLOSED
         # The event goes in first so that the archive's own audit trail shows the archiving.
         if closed:

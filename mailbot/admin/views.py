@@ -99,7 +99,8 @@ def format_case(d: dict[str, Any]) -> str:
 
 def quarantine_list(app: App) -> list[dict[str, Any]]:
     with transaction(app.factory) as s:
-        rows = s.scalars(select(InboundMessage).where(InboundMessage.status == InboundStatus.QUARANTINED)
+        rows = s.scalars(select(InboundMessage).where(InboundMessage.status == InboundStatus.QUARANTINED,
+                                                      InboundMessage.purged_at.is_(None))  # retention: nothing left
                          .order_by(InboundMessage.id)).all()
         return [{"id": r.id, "received_at": _iso(r.received_at), "from_addr": r.from_addr, "subject": r.subject,
                  "reason": r.reason, "attempts": r.attempts, "size": r.size, "sha256": r.sha256,
@@ -109,7 +110,7 @@ def quarantine_list(app: App) -> list[dict[str, Any]]:
 def quarantine_requeue(app: App, row_id: int) -> bool:
     with transaction(app.factory) as s:
         row = s.get(InboundMessage, row_id)
-        if row is None or row.status != InboundStatus.QUARANTINED:
+        if row is None or row.status != InboundStatus.QUARANTINED or row.purged_at is not None:  # purged: no raw left
             return False
         row.status, row.attempts = InboundStatus.NEW, 0
         if row.kind == "unparseable":

@@ -48,6 +48,8 @@ def flush_outbox(app: App, now: datetime, result: PollResult, sender: Sender | N
     result.sent += r.sent
     result.retried += r.retried
     result.failed += r.failed
+    result.smtp_error = r.smtp_error or result.smtp_error
+    result.smtp_ok = result.smtp_ok or (r.sent > 0 and not r.smtp_error)
     if r.secrets_erased:
         scrub(app.engine)
 

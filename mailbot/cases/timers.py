@@ -19,6 +19,12 @@ from mailbot.store.models import Case
 
 # -- timers --------------------------------------------------------------------------------
 def run_timers(app: App, now: datetime, result: PollResult) -> None:
+    """Reminders and expiry, then the admin digest, as of `now`."""
+    run_reminders(app, now, result)
+    result.timers += queue_admin_digest(app, now)
+
+
+def run_reminders(app: App, now: datetime, result: PollResult) -> None:
     """Reminders and expiry as of `now`; each case in its own transaction, each mail keyed once."""
     with transaction(app.factory) as s:
         ids = s.scalars(select(Case.id).where(Case.status == CaseStatus.AWAITING_DOCUMENTS)).all()
@@ -37,7 +43,6 @@ def run_timers(app: App, now: datetime, result: PollResult) -> None:
                    else f"expired{case.review_round}")
             apply(s, app, case, decision, "bot", now, key=key, extra=extra)
             result.timers += 1
-    result.timers += queue_admin_digest(app, now)
 
 
 def _expiry(app: App, case: Case, now: datetime) -> datetime:

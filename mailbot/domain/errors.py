@@ -9,3 +9,8 @@ from __future__ import annotations
 
 class MailbotError(Exception):
     """Root of every error mailbot raises on purpose (not bugs, not library errors passed through)."""
+
+
+class NotReady(MailbotError):
+    """The installation cannot serve this command as it is (a permission or ownership problem, a schema
+    to migrate, a non-empty restore target): str() is one line naming the path and the fix; exit 2."""

@@ -20,6 +20,8 @@ class PollResult:
     prefetched: int = 0  # messages whose parsing and PDF reading a helper process did (mailbot.prefetch)
     ocr: int = 0  # files the OCR pass read (or found over a limit): mailbot.cases.ocrjobs
     errors: list[str] = field(default_factory=list)
+    smtp_error: str = ""  # the outbox flush could not reach (or log in to) the SMTP server: why
+    smtp_ok: bool = False  # the flush got at least one mail through
 
     def summary(self) -> str:
         return (f"fetched={self.fetched} processed={self.processed} ignored={self.ignored} "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from mailbot.domain.errors import MailbotError
 from mailbot.outgoing.tls import tls_context
@@ -34,6 +34,10 @@ for _name in ("imapclient", "imapclient.imapclient", "imapclient.imaplib", "imap
 
 class MailboxError(MailbotError):
     """The IMAP server could not be reached or refused an operation."""
+
+
+class AuthenticationFailed(MailboxError):
+    """The server rejected LOGIN/AUTHENTICATE: retrying now would only count towards an account lock."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,12 @@ class ImapMailbox:
                 client.oauth2_login(p.username, p.token())
             else:
                 client.login(p.username, p.password)
+        except LoginError as exc:
+            try:
+                client.shutdown()
+            except Exception:  # noqa: BLE001 - the session is over either way
+                pass
+            raise AuthenticationFailed(f"IMAP {p.host}:{p.port}: login rejected for {p.username}: {exc}") from exc
         except (IMAPClientError, OSError, socket.error, ssl.SSLError, MailbotError) as exc:
             # The password is never part of the message: imapclient does not echo it.
             raise MailboxError(f"IMAP {p.host}:{p.port}: {type(exc).__name__}: {exc}") from exc

@@ -74,6 +74,15 @@ def enqueue(session: Session, ident: OutboxIdentity, out: Outgoing, *, key: str,
         attempts=0, last_error="", next_attempt_at=now, created_at=now).returning(Outbox.id))
 
 
+def due_now(session: Session, template: str, now: datetime) -> int:
+    """Pending mail of `template` waiting for a retry becomes due now (e.g. an ops_alert whose problem
+    is over goes out before its recovery mail, not after); how many rows."""
+    result = session.execute(update(Outbox).where(Outbox.template == template, Outbox.status == OutboxStatus.PENDING,
+                                                  Outbox.next_attempt_at > now)
+                             .values(next_attempt_at=now), execution_options={"synchronize_session": False})
+    return int(getattr(result, "rowcount", 0))
+
+
 @dataclass
 class FlushResult:
     sent: int = 0
@@ -82,6 +91,7 @@ class FlushResult:
     failed_rows: list[int] | None = None
     secrets_erased: int = 0
     reconciled: int = 0
+    smtp_error: str = ""  # the SMTP server could not be reached (or refused the login): why
 
 
 def backoff(attempts: int) -> timedelta:
@@ -190,6 +200,8 @@ def _flush_batch(factory: sessionmaker[Session], wire: _Wire, now: datetime, max
             elif isinstance(exc, TemporaryFailure):
                 _after_failure(factory, row_id, str(exc), now, max_attempts, on_failed, result)
                 unreachable = unreachable or exc.connection
+                if exc.connection:
+                    result.smtp_error = str(exc)
             else:
                 _after_failure(factory, row_id, str(exc), now, 0, on_failed, result)
 

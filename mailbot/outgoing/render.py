@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 TEMPLATES = ("ack", "incomplete", "review_request", "credentials", "rejected", "reminder_documents",
              "expired", "admin_digest", "admin_confirmation", "admin_command_error", "delivery_failure",
-             "too_large", "auto_reply_limit", "quarantine_alert", "admin_notice")
+             "too_large", "auto_reply_limit", "quarantine_alert", "admin_notice", "ops_alert")
 REPORT_TEMPLATE = "report/report.html.j2"
 
 

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailbot.domain.errors import NotReady
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Migration files are named after their revision id, "<revision>_<what>.py", revisions counting up
 # (0001, 0002, …): the newest file name is the head, no Alembic needed to know it (a unit test checks
@@ -119,6 +121,27 @@ def ensure_schema(engine: Engine) -> bool:
         return False
     migrate(engine)
     return True
+
+
+class SchemaOutdated(NotReady):
+    """The database is not at this mailbot's schema; str() is one line saying what to run (exit 2)."""
+
+
+def require_schema(engine: Engine) -> None:
+    """Every command but `init`, `migrate` and `run`: the database must be at the head revision (one
+    SELECT); otherwise SchemaOutdated saying to run `mailbot migrate` (or to upgrade mailbot)."""
+    have, head = schema_revisions(engine), head_revision()
+    if have == {head}:
+        return
+    where = display_url(engine.url.render_as_string(hide_password=False))
+    if not have:
+        raise SchemaOutdated(f"database {where} has no mailbot schema yet; run `mailbot migrate` (or `mailbot init`)")
+    current = ", ".join(sorted(have))
+    if max(have) > head:
+        raise SchemaOutdated(f"database {where} is at schema {current}, newer than this mailbot ({head}); "
+                             f"upgrade mailbot (or restore a backup made by this version)")
+    raise SchemaOutdated(f"database {where} is at schema {current}, this mailbot needs {head}; "
+                         f"run `mailbot migrate` (back up first: `mailbot backup DEST`)")
 
 
 def is_migrated(engine: Engine) -> bool:

@@ -114,6 +114,8 @@ class Case(Base):
     status_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     archived_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Retention (admin/retention.py): raw mail and documents deleted, texts blanked; the row, events and SLA stay.
+    purged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     ppk: Mapped[Optional[Ppk]] = relationship()
     events: Mapped[list["Event"]] = relationship(back_populates="case", order_by="Event.id")
@@ -165,6 +167,7 @@ class InboundMessage(Base):
     secret: Mapped[Optional[str]] = mapped_column(String(200))
     case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("cases.id"), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)  # its raw blob deleted (retention)
     case: Mapped[Optional[Case]] = relationship(back_populates="messages")
 
 
@@ -300,3 +303,19 @@ class OcrResult(Base):
 Index("ix_outbox_due", Outbox.status, Outbox.next_attempt_at)
 # move_done looks for committed messages not yet moved on the server, every poll.
 Index("ix_inbound_unmoved", InboundMessage.moved, InboundMessage.mailbox, InboundMessage.uidvalidity)
+
+
+class Health(Base):
+    """One row per component (imap, smtp, poll, daemon) or alert (alert.<name>): the heartbeat that
+    `mailbot status` reads from another process, the IMAP login backoff, and which alerts are active."""
+
+    __tablename__ = "health"
+    component: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_ok_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    error_since: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive
+    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)  # login backoff
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -114,10 +114,12 @@ def test_check_reports_wrong_imap_password(any_bot: Bot, cli: Cli, monkeypatch: 
 # -- registry --------------------------------------------------------------------------------------
 @pytest.fixture
 def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """A CLI on a fresh SQLite database; the servers are never contacted."""
+    """A CLI on a fresh SQLite database (`mailbot migrate` made its schema); the servers are never contacted."""
     monkeypatch.setenv("MAILBOT_SECRET", "s")
     monkeypatch.setenv("MAILBOT_IMAP_PASSWORD", "p")
-    return Cli(write_config(tmp_path, "127.0.0.1", 1, "lpse", "127.0.0.1", 2), capsys)
+    cli = Cli(write_config(tmp_path, "127.0.0.1", 1, "lpse", "127.0.0.1", 2), capsys)
+    cli.ok("migrate")
+    return cli
 
 
 def test_registry_import_and_list(offline: Cli, tmp_path: Path) -> None:
@@ -177,6 +179,7 @@ def test_executable_registry_error_on_fresh_database_is_one_line(tmp_path: Path)
     f = tmp_path / "ppk.csv"
     f.write_text("nama,nip\nBudi,1\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
+    subprocess.run([str(MAILBOT), "--config", str(cfg), "migrate"], capture_output=True, timeout=60, env=env, check=True)
     p = subprocess.run([str(MAILBOT), "--config", str(cfg), "registry", "import", str(f)],
                        capture_output=True, text=True, timeout=60, env=env)
     assert p.returncode == 2

@@ -162,7 +162,8 @@ def test_refresh_refused_fails_the_poll_with_one_line_and_keeps_the_mail(
     _seed_token(tmp_path / "data" / "oauth2-token.json", provider, expired=False)
     app2 = _bot_app(cfg, monkeypatch)
     assert not poll_once(app2).errors
-    assert sorted(m.header("X-Mailbot-Template") or "" for m in smtp.messages) == ["ack", "review_request"]
+    assert sorted(m.header("X-Mailbot-Template") or "" for m in smtp.messages) == [
+        "ack", "ops_alert", "ops_alert", "review_request"]  # the refresh alert and its recovery
 
 
 def test_token_file_readable_by_others_is_refused(
@@ -193,6 +194,8 @@ def test_oauth_login_device_code_then_check(
     assert token.access_token not in login.stdout + login.stderr
     assert token.refresh_token not in login.stdout + login.stderr
 
+    subprocess.run([str(MAILBOT), "--config", str(cfg), "migrate"], capture_output=True, env=env, timeout=60,
+                   check=True)  # `check` reports an unmigrated database, it never migrates
     check = subprocess.run([str(MAILBOT), "--config", str(cfg), "check"], capture_output=True, text=True,
                            env=env, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -209,3 +212,37 @@ def test_oauth_login_without_oauth2_configured_exits_2(tmp_path: Path, dovecot: 
                           timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "imap.auth" in done.stderr
+
+
+def test_refresh_refused_is_one_ops_alert_and_status_critical_until_a_new_login(
+        tmp_path: Path, dovecot: DovecotServer, smtp: XoauthSmtp, provider: FakeIdentityProvider, user: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Scenario: the provider refuses the refresh token: `mailbot status` exits 2 saying so and shows the
+    token's expiry; the admins' ops_alert waits in the outbox (SMTP needs the token too) and goes out with
+    the recovery mail after a new login."""
+    from mailbot.cli import main
+
+    cfg = _config(tmp_path, dovecot, smtp, provider, user)
+    token_path = tmp_path / "data" / "oauth2-token.json"
+    _seed_token(token_path, provider, expired=True)
+    app = _bot_app(cfg, monkeypatch)
+    _deliver(dovecot, user, complete_request("Permohonan reset password SPSE"))
+    provider.refusing = True
+    assert poll_once(app).errors
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "status"]) == 2
+    out = capsys.readouterr().out
+    assert any(line.startswith("CRITICAL: OAuth2 token refresh failing since") and "mailbot oauth login" in line
+               for line in out.splitlines())
+    assert smtp.messages == []
+
+    provider.refusing = False
+    _seed_token(token_path, provider, expired=False)
+    app2 = _bot_app(cfg, monkeypatch)
+    assert not poll_once(app2).errors
+    alerts = [m for m in smtp.messages if m.header("X-Mailbot-Template") == "ops_alert"]
+    assert [m.header("Subject").split(":")[0] for m in alerts] == ["Peringatan operasional", "Pulih"]
+    assert "OAuth2" in alerts[0].header("Subject")
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["oauth_token_expiry"] == "2100-01-01T00:00:00+00:00"

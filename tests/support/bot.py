@@ -22,7 +22,7 @@ from mailbot.intake.fetch import fetch_new, move_done, open_mailbox
 from mailbot.intake.mailbox import ImapMailbox
 from mailbot.intake.process import process_pending
 from mailbot.outgoing.smtp import Sender
-from mailbot.runner import drain_ocr, poll_once
+from mailbot.runner import ocr_job, poll_once
 from tests.support.config import write_config
 from tests.support.mails import ADMIN, ADMIN_B, PPK_A, PPK_B, complete_request
 from tests.support.servers import FaultySmtp, fastest_imap, imap_append, imap_uids
@@ -55,7 +55,7 @@ class Bot:
             folder, uidvalidity = fetch_new(self.app, mb, now, result)
             process_pending(self.app, now, result, **process)
             move_done(self.app, mb, folder, uidvalidity, result)
-        drain_ocr(self.app, now, result)
+        ocr_job(self.app, now, result)
         run_timers(self.app, now, result)
         flush_outbox(self.app, now, result, sender)
         return result

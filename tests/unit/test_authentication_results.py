@@ -119,4 +119,5 @@ def test_required_authentication_without_trusted_ids_is_a_config_error(
     assert "admins.trusted_authserv_ids" in err and "require_authenticated_admin_mail" in err
     cfg.write_text(text.replace("[admins]\n", '[admins]\nrequire_authenticated_admin_mail = true\n'
                                               'trusted_authserv_ids = ["mx.lpse-demo.go.id"]\n'), encoding="utf-8")
+    assert main(["--config", str(cfg), "migrate"]) == 0  # commands never migrate implicitly
     assert main(["--config", str(cfg), "cases"]) == 0

@@ -23,8 +23,8 @@ LAYERS: dict[str, int] = {
     "app": 5,
     "cases": 6,
     "intake": 7, "admin": 7,
-    "runner": 8,
-    "scheduler": 9, "demo": 9, "cli_check": 9, "cli_parser": 9,
+    "runner": 8, "ops": 7, "metrics": 2,
+    "scheduler": 9, "demo": 9, "cli_check": 9, "cli_parser": 9, "cli_install": 9,
     "cli": 10,
     "__main__": 11,
 }

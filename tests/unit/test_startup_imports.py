@@ -70,12 +70,15 @@ def test_version_loads_no_library(tmp_path: Path) -> None:
     assert heavy == []
 
 
-def test_cases_on_a_fresh_database_migrates_it_and_loads_only_sqlalchemy(tmp_path: Path, config: Path) -> None:
-    """Scenario: `mailbot cases` before any `mailbot init` still creates the schema (Alembic, as before);
-    the next `mailbot cases` finds it at head and loads SQLAlchemy and nothing else heavy."""
+def test_cases_on_a_fresh_database_says_migrate_then_loads_only_sqlalchemy(tmp_path: Path, config: Path) -> None:
+    """Scenario: `mailbot cases` before any `mailbot migrate` refuses with one line (exit 2) and never
+    loads Alembic; after `mailbot migrate` it finds the schema at head and loads SQLAlchemy only."""
+    (tmp_path / "data").mkdir()
     rc, out, heavy = loaded_after(tmp_path, "--config", str(config), "cases")
-    assert rc == 0 and out.strip() == "no cases"
-    assert "alembic" in heavy
+    assert rc == 2 and out == ""
+    assert "alembic" not in heavy
+    rc, out, heavy = loaded_after(tmp_path, "--config", str(config), "migrate")
+    assert rc == 0 and "alembic" in heavy
     rc, out, heavy = loaded_after(tmp_path, "--config", str(config), "cases", "--json")
     assert rc == 0 and json.loads(out) == []
     assert heavy == ["sqlalchemy"]
@@ -84,14 +87,14 @@ def test_cases_on_a_fresh_database_migrates_it_and_loads_only_sqlalchemy(tmp_pat
 @pytest.mark.parametrize("argv", [("registry", "list"), ("quarantine", "list"), ("case", "show", "LPSE-UJI-2026-00001")])
 def test_listing_commands_load_only_sqlalchemy(tmp_path: Path, config: Path, argv: tuple[str, ...]) -> None:
     """Scenario: the register's other read-only commands on a migrated database: SQLAlchemy only."""
-    loaded_after(tmp_path, "--config", str(config), "cases")  # creates the schema
+    loaded_after(tmp_path, "--config", str(config), "migrate")  # creates the schema
     _rc, _out, heavy = loaded_after(tmp_path, "--config", str(config), *argv)
     assert heavy == ["sqlalchemy"]
 
 
 def test_report_loads_jinja_but_not_the_mail_libraries(tmp_path: Path, config: Path) -> None:
     """Scenario: `mailbot report` renders a page (Jinja2) and reads the database; no IMAP, PDF or Alembic."""
-    loaded_after(tmp_path, "--config", str(config), "cases")
+    loaded_after(tmp_path, "--config", str(config), "migrate")
     rc, out, heavy = loaded_after(tmp_path, "--config", str(config), "report", "--month", "2026-03",
                                   "--out", str(tmp_path / "out"))
     assert rc == 0 and (tmp_path / "out" / "laporan-2026-03.html").is_file()

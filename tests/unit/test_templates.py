@@ -28,7 +28,7 @@ EVIL = "<script>alert(1)</script>"
 PASSWORD = "Tq7vRm2xKp9sLw4z"
 REVIEW_CODE = "RV-7K2M-Q9XD-4HPT-W3NB"
 ADMIN_TEMPLATES = {"review_request", "quarantine_alert", "admin_confirmation", "admin_command_error", "admin_digest",
-                   "delivery_failure", "admin_notice"}
+                   "delivery_failure", "admin_notice", "ops_alert"}
 
 
 def make_case(**overrides: Any) -> dict[str, Any]:
@@ -103,8 +103,10 @@ EXTRA: dict[str, dict[str, Any]] = {
                          "received_at": NOW, "reason": "parse error: <script>alert(1)</script>"},
     "admin_notice": {"notice": "closed_case", "message_no": 18, "sender": "budi.santoso@banyuasinkab.go.id",
                      "subject": "Re: Terima kasih", "reason": None, "files": ["SK baru.pdf"]},
+    "ops_alert": {"alert": {"check": "imap_login", "state": "start", "since": NOW,
+                            "detail": "IMAP 127.0.0.1:143: login rejected: <script>alert(1)</script>"}},
 }
-NO_CASE = {"too_large", "auto_reply_limit", "admin_digest", "quarantine_alert"}
+NO_CASE = {"too_large", "auto_reply_limit", "admin_digest", "quarantine_alert", "ops_alert"}
 
 
 def context(name: str, **overrides: Any) -> dict[str, Any]:
