@@ -18,17 +18,20 @@ from mailbot import metrics
 from mailbot.admin.retention import purge
 from mailbot.app import App
 from mailbot.cases.delivery import flush_outbox
+from mailbot.cases.ocrjobs import OcrCounts, run_ocr
 from mailbot.cases.timers import queue_admin_digest, run_reminders
 from mailbot.domain.errors import MailbotError
 from mailbot.domain.results import PollResult
 from mailbot.intake.fetch import fetch_new, move_done, open_mailbox
 from mailbot.intake.mailbox import AuthenticationFailed, ImapMailbox, MailboxError
+from mailbot.intake.prefetch import Limits, parse_stored
 from mailbot.intake.process import Route, process_pending
 from mailbot.intake.route import route as route_message
 from mailbot.ops.alerts import run_alerts
 from mailbot.ops.status import cases_by_state, gather
 from mailbot.store import health
 from mailbot.store.db import transaction
+from mailbot.store.models import InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +159,22 @@ def _oauth_heartbeat(s: Session, app: App, now: datetime) -> None:
         health.mark_ok(s, health.OAUTH, now, info)
 
 
+def ocr_job(app: App, now: datetime, result: PollResult) -> OcrCounts:
+    """The OCR pass (cases/ocrjobs.run_ocr) until no file waits; a failure is logged, the poll goes on."""
+    try:
+        return run_ocr(app, now, result, message_body)
+    except Exception as exc:  # noqa: BLE001 - e.g. the database: timers and the outbox still run
+        log.exception("OCR pass failed")
+        result.errors.append(f"ocr: {type(exc).__name__}: {exc}")
+        return OcrCounts()
+
+
+def message_body(app: App, row: InboundMessage) -> str:
+    """The text of a stored message as routing saw it (the OCR pass checks its case with it)."""
+    prepared = parse_stored(app.store.get(row.raw_blob), Limits.of(app.settings.limits))
+    return (prepared.mail.text or "") if prepared.mail is not None else ""
+
+
 def outbox_job(app: App, now: datetime, result: PollResult) -> None:
     """Send what is due; the SMTP heartbeat (failing only when the server cannot be reached)."""
     before = (result.sent, result.retried, result.failed)
@@ -214,14 +233,16 @@ def heartbeat_job(app: App, now: datetime, result: PollResult) -> int:
 
 # -- the whole pass ------------------------------------------------------------------------
 def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | None = None,
-              route: Route = route_message) -> PollResult:
-    """Every job but the daily retention purge once, in turn: intake, timers, digest, outbox, heartbeat (and the outbox
+              route: Route = route_message, ocr: bool = True) -> PollResult:
+    """Every job but the daily retention purge once, in turn: intake, the OCR of what came (`ocr`), timers, digest, outbox, heartbeat (and the outbox
     again when the heartbeat queued an alert). A failing part is logged and the others still run.
 
     `route` dispatches each parsed message (mailbot.intake.route.route; process_pending's `route`)."""
     now = now or datetime.now(timezone.utc)
     result = PollResult()
     poll_job(app, now, result, mailbox=mailbox, route=route)
+    if ocr:
+        ocr_job(app, now, result)  # so that one poll ends in the final state
     timers_job(app, now, result)
     digest_job(app, now, result)
     outbox_job(app, now, result)

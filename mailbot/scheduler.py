@@ -23,7 +23,7 @@ from mailbot.app import App
 from mailbot.domain.results import PollResult
 from mailbot.intake.fetch import open_mailbox
 from mailbot.intake.mailbox import AuthenticationFailed, FolderState, MailboxError
-from mailbot.runner import digest_job, heartbeat_job, outbox_job, poll_job, retention_job, timers_job
+from mailbot.runner import digest_job, heartbeat_job, ocr_job, outbox_job, poll_job, retention_job, timers_job
 from mailbot.store.db import transaction
 from mailbot.store.models import MailboxState
 
@@ -37,6 +37,7 @@ TIMERS_SECONDS = 60
 DIGEST_SECONDS = 5 * 60
 RETENTION_SECONDS = 24 * 60 * 60
 HEARTBEAT_SECONDS = 60
+OCR_SECONDS = 30  # also run at once after a poll that processed mail
 
 Job = Callable[[App, datetime, PollResult], Any]
 
@@ -74,6 +75,7 @@ class Daemon:
         self.every(scheduler, "digest", self.job("digest", digest_job), DIGEST_SECONDS)
         self.every(scheduler, "retention", self.job("retention", retention_job), RETENTION_SECONDS)
         self.every(scheduler, "heartbeat", self.job("heartbeat", self._heartbeat), HEARTBEAT_SECONDS)
+        self.every(scheduler, "ocr", self._ocr, OCR_SECONDS)
 
     def job(self, name: str, work: Job) -> Callable[[], None]:
         """`work(app, now, result)` as a scheduler job: under the work lock, logged when it fails."""
@@ -90,6 +92,14 @@ class Daemon:
         with self.ran:
             self.runs[name] += 1
             self.ran.notify_all()
+
+    def _ocr(self) -> None:
+        """The OCR pass, outside the work lock (its transactions are short; the reading takes seconds per
+        page in the worker processes): a poll never waits for OCR. Cases it decided get their mail now."""
+        if ocr_job(self.app, datetime.now(timezone.utc), PollResult()).cases:
+            self.wake("outbox")
+            self.wake("heartbeat")
+        self._done("ocr")
 
     def _heartbeat(self, app: App, now: datetime, result: PollResult) -> None:
         if heartbeat_job(app, now, result):
@@ -123,6 +133,7 @@ class Daemon:
                     self.imap_ok.set()
                 if result.processed or result.ignored or result.quarantined:
                     self.wake("outbox")  # answers go out now, not at the outbox job's next turn
+                    self.wake("ocr")  # and scans that came are read now
                     self.wake("heartbeat")  # and the status and the metrics show the new cases
                 elif failed != self.last_poll_failed:
                     self.wake("heartbeat")  # a poll started or stopped failing: alert (or recover) now

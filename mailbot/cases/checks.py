@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
+from mailbot.cases import ocrcache
 from mailbot.cases.documents import FileAnalysis, PdfTexts, analyse_file, sniff_type
 from mailbot.cases.inventory import received_files
 from mailbot.cases.pdfworker import pdf_limits
@@ -19,6 +20,7 @@ from mailbot.domain.kinds import missing_kinds, unidentified_files
 from mailbot.domain.nip import nips_in
 from mailbot.domain.states import OPEN_STATUSES, RequestType
 from mailbot.domain.workflow import Decision, on_documents_checked
+from mailbot.store.audit import add_event
 from mailbot.store.models import Case, Document, Finding, InboundMessage, Ppk
 
 
@@ -26,8 +28,10 @@ from mailbot.store.models import Case, Document, Finding, InboundMessage, Ppk
 def store_documents(s: Session, app: App, case: Case, files: Sequence[tuple[str, str, bytes]],
                     now: datetime, message_id: int | None = None, prepared: PdfTexts | None = None) -> list[Document]:
     """Store each file content-addressed and record what it is; returns the new documents
-    (`prepared`: PDF texts the helper process read ahead)."""
+    (`prepared`: PDF texts the helper process read ahead). A scan or photo, when OCR is available, is filled
+    from its file's OCR result or waits for the OCR pass (cases/ocrjobs.py)."""
     out = []
+    ocr = ocrcache.ocr_on(app.settings.ocr)
     limit = app.settings.limits.max_attachment_bytes
     for filename, content_type, data in files:
         sha = app.store.put(data)
@@ -39,7 +43,11 @@ def store_documents(s: Session, app: App, case: Case, files: Sequence[tuple[str,
         doc = Document(case_id=case.id, message_id=message_id, filename=filename, content_type=content_type,
                        file_type=analysis.file_type, size=len(data), sha256=sha, kinds=list(analysis.kinds),
                        usable=analysis.usable, needs_manual_check=analysis.needs_manual_check,
-                       problem=analysis.problem, text=analysis.text[:200_000], created_at=now)
+                       problem=analysis.problem, text=analysis.text[:200_000], created_at=now,
+                       text_source="text" if analysis.text.strip() else None)
+        if analysis.needs_ocr and analysis.usable and ocr:
+            doc.text_source = None
+            ocrcache.attach(s, doc, app.kinds, now)
         s.add(doc)
         out.append(doc)
     s.flush()
@@ -73,7 +81,8 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
     """Run every rule, replace the case's findings, and say whether the file is complete."""
     documents = s.scalars(select(Document).where(Document.case_id == case.id)).all()
     today = now.astimezone(app.settings.tz).date()
-    facts_docs = tuple(_doc_facts(d) for d in documents)
+    read = ocrcache.confidences(s, documents)
+    facts_docs = tuple(_doc_facts(d, *read.get(d.sha256, (None, ()))) for d in documents)
     nips = _nips(body, facts_docs, today)
     ppk, by_sender = registry_for(s, case.sender, _nips(body, [d for d in facts_docs if LETTER_KIND in d.kinds], today))
     if ppk is None:  # the requester is who the mail or the letter names; else any NIP in the documents
@@ -109,9 +118,16 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
 
 
 def evaluate_and_apply(s: Session, app: App, case: Case, body: str, now: datetime, actor: str, *,
-                       first_contact: bool, message_row: InboundMessage | None, vouched: bool = False) -> Decision:
+                       first_contact: bool, message_row: InboundMessage | None,
+                       vouched: bool = False) -> Decision | None:
     """Check the case and apply what the workflow decides (ack, incomplete, a review round); `vouched`:
-    an admin registered it with its files (hardcopy), complete by the admin's word."""
+    an admin registered it with its files (hardcopy), complete by the admin's word. While a file of
+    the case waits for OCR nothing is decided (None): the OCR pass calls this again once all are read (an
+    audit event says so; without a message, e.g. a walk-in, it keeps the text the checks are to use)."""
+    if ocrcache.pending(s, case):
+        add_event(s, case, actor, ocrcache.WAITING_EVENT, now, detail="" if message_row else body,
+                  message_id=message_row.id if message_row else None)
+        return None
     outcome = check_case(s, app, case, body, now)
     decision = on_documents_checked(view(s, case), outcome.complete, first_contact, outcome.missing,
                                     unidentified=len(outcome.unidentified), vouched=vouched)

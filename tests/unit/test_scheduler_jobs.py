@@ -20,7 +20,7 @@ def test_every_job_is_registered_with_coalesce_one_instance_and_a_real_grace_tim
     scheduler = BackgroundScheduler(timezone="Asia/Jakarta")
     Daemon(app).schedule(scheduler)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"poll", "outbox", "timers", "digest", "retention", "heartbeat"}
+    assert set(jobs) == {"poll", "outbox", "timers", "digest", "retention", "heartbeat", "ocr"}
     intervals = {}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
@@ -31,4 +31,4 @@ def test_every_job_is_registered_with_coalesce_one_instance_and_a_real_grace_tim
         assert job.misfire_grace_time == max(30, seconds)
     assert intervals["poll"] == 45
     assert intervals["retention"] == 24 * 3600
-    assert all(intervals[j] <= 300 for j in ("outbox", "timers", "digest", "heartbeat"))
+    assert all(intervals[j] <= 300 for j in ("outbox", "timers", "digest", "heartbeat", "ocr"))
