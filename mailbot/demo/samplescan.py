@@ -347,8 +347,9 @@ def sk_image(
         indent=indent,
     )
 
-    needed = (len(appointees) + 3) * page.leading * 2
-    if arrangement == 1 or page.y + needed > page.height - page.mm(75):
+    # The table (a header row and a row each), KEDUA, the place and date, and the signature block.
+    needed = round((len(appointees) + 1) * page.leading * 1.5) + page.leading * 12
+    if arrangement == 1 or page.y + needed > page.height - page.mm(15):
         page = _Page(dpi, fonts, rng)
         pages.append(page)
         page.line(f"LAMPIRAN KEPUTUSAN NOMOR {nomor}", font=fonts.bold)
