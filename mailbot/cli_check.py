@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mailbot.app import build_app
+from mailbot.cases.ocr import INSTALL_COMMAND, ocr_available
 from mailbot.config import Settings
 from mailbot.intake.fetch import open_mailbox
 from mailbot.store.db import display_url
@@ -25,6 +26,7 @@ def check(settings: Settings) -> int:
     if own:
         print(f"templates: ok ({len(own)} of the office's own in {renderer.templates_dir}, the rest built in)")
     print(f"database {display_url(settings.database_url)}: ok")
+    print(_ocr_line(settings))
     ok = True
     try:
         with open_mailbox(app) as mb:
@@ -45,6 +47,17 @@ def check(settings: Settings) -> int:
     finally:
         sender.close()
     return 0 if ok else 1
+
+
+def _ocr_line(settings: Settings) -> str:
+    """OCR's state; unavailable is no failure (scans are manual checks), but says how to install it."""
+    available, reason = ocr_available(settings.ocr)
+    if available:
+        return f"OCR: ok ({reason}, {settings.ocr.workers} worker(s))"
+    if not settings.ocr.enabled:
+        return f"OCR: off ({reason}); scans and photos are manual checks for the admin"
+    hint = "" if INSTALL_COMMAND in reason else f"; install the language data with `{INSTALL_COMMAND}`"
+    return f"OCR: unavailable: {reason}{hint}; until then scans and photos are manual checks for the admin"
 
 
 def _tls_hint(exc: Exception, section: str) -> str:

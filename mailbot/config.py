@@ -128,6 +128,31 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class OcrSettings:
+    """[ocr]: reading scans and photos (mailbot/cases/ocr.py); without the engine or its data, scans are
+    manual checks for the admin."""
+
+    enabled: bool = True
+    workers: int = 2  # OCR worker processes (each uses one core while it reads)
+    tessdata: str = "/usr/share/tesseract-ocr/5/tessdata"  # Debian's tesseract-ocr-ind/-eng/-osd
+    lang: str = "ind+eng"
+    dpi: int = 300  # PDF pages are rendered at this resolution
+    max_pages: int = 20  # a PDF with more pages is not read (a manual check)
+    max_pixels: int = 40_000_000  # per page or image (Pillow's decompression-bomb guard at this size)
+    seconds_per_page: int = 30  # wall-clock and CPU per page, then a manual check
+    memory_mb: int = 1024  # each OCR worker's address space
+
+    def __post_init__(self) -> None:
+        for name in ("workers", "dpi", "max_pages", "max_pixels", "seconds_per_page", "memory_mb"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"ocr.{name}: must be at least 1")
+        if self.workers > 16:
+            raise ConfigError("ocr.workers: at most 16 (one per core is enough)")
+        if not re.fullmatch(r"[A-Za-z_]+(\+[A-Za-z_]+)*", self.lang):
+            raise ConfigError(f"ocr.lang: {self.lang!r} must look like ind+eng (Tesseract language names)")
+
+
+@dataclass(frozen=True)
 class SecuritySettings:
     secret_env: str = "MAILBOT_SECRET"
 
@@ -147,6 +172,7 @@ class Settings:
     sla: SlaSettings = field(default_factory=SlaSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    ocr: OcrSettings = field(default_factory=OcrSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -305,7 +331,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
 def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
     base = path.resolve().parent
     known = {"office", "imap", "smtp", "database", "storage", "admins", "documents",
-             "reminders", "sla", "limits", "security"}
+             "reminders", "sla", "limits", "security", "ocr"}
     for key in raw:
         if key not in known:
             hint = difflib.get_close_matches(key, sorted(known), n=1)
@@ -338,6 +364,7 @@ def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
         sla=simple_table(SlaSettings, TableReader(raw.get("sla", {}), "sla")),
         limits=simple_table(LimitSettings, TableReader(raw.get("limits", {}), "limits")),
         security=_security_settings(TableReader(raw.get("security", {}), "security")),
+        ocr=simple_table(OcrSettings, TableReader(raw.get("ocr", {}), "ocr")),
     )
 
 

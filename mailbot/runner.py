@@ -15,13 +15,16 @@ from sqlalchemy import text
 
 from mailbot.app import App
 from mailbot.cases.delivery import flush_outbox
+from mailbot.cases.ocrjobs import run_ocr
 from mailbot.cases.timers import run_timers
 from mailbot.domain.errors import MailbotError
 from mailbot.domain.results import PollResult
 from mailbot.intake.fetch import fetch_new, move_done, open_mailbox
 from mailbot.intake.mailbox import ImapMailbox, MailboxError
+from mailbot.intake.prefetch import Limits, parse_stored
 from mailbot.intake.process import Route, process_pending
 from mailbot.intake.route import route as route_message
+from mailbot.store.models import InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +64,9 @@ def instance_lock(app: App) -> Iterator[None]:
 
 # -- the whole pass ------------------------------------------------------------------------
 def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | None = None,
-              route: Route = route_message) -> PollResult:
-    """Fetch+process+move, timers, flush. A failing part is logged and the others still run.
+              route: Route = route_message, ocr: bool = True) -> PollResult:
+    """Fetch+process+move, the OCR of what came (`ocr`; the daemon runs it in its own thread instead),
+    timers, flush. A failing part is logged and the others still run, so one poll ends in the final state.
 
     `route` dispatches each parsed message (mailbot.intake.route.route; process_pending's `route`)."""
     now = now or datetime.now(timezone.utc)
@@ -87,10 +91,27 @@ def poll_once(app: App, now: datetime | None = None, *, mailbox: ImapMailbox | N
             log.exception("intake failed")
             result.errors.append(f"intake: {type(exc).__name__}: {exc}")
             break
+    if ocr:
+        drain_ocr(app, now, result)
     run_timers(app, now, result)
     flush_outbox(app, now, result)
     log.info("poll: %s", result.summary())
     return result
+
+
+def drain_ocr(app: App, now: datetime, result: PollResult) -> None:
+    """The OCR pass (cases/ocrjobs.run_ocr) until no file waits; a failure is logged, the poll goes on."""
+    try:
+        run_ocr(app, now, result, message_body)
+    except Exception as exc:  # noqa: BLE001 - e.g. the database: timers and the outbox still run
+        log.exception("OCR pass failed")
+        result.errors.append(f"ocr: {type(exc).__name__}: {exc}")
+
+
+def message_body(app: App, row: InboundMessage) -> str:
+    """The text of a stored message as routing saw it (the OCR pass checks its case with it)."""
+    prepared = parse_stored(app.store.get(row.raw_blob), Limits.of(app.settings.limits))
+    return (prepared.mail.text or "") if prepared.mail is not None else ""
 
 
 def intake(app: App, now: datetime, result: PollResult, mailbox: ImapMailbox | None = None, *,

@@ -10,9 +10,11 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from mailbot.app import App
+from mailbot.cases.ocrjobs import run_ocr
+from mailbot.domain.results import PollResult
 from mailbot.intake.fetch import open_mailbox
 from mailbot.intake.mailbox import FolderState, MailboxError
-from mailbot.runner import poll_once
+from mailbot.runner import message_body, poll_once
 from mailbot.store.db import transaction
 from mailbot.store.models import MailboxState
 
@@ -30,6 +32,7 @@ class Daemon:
         self.stop_event = threading.Event()
         self.poll_lock = threading.Lock()
         self.wanted = threading.Event()  # mail arrived while a poll was running
+        self.ocr_wanted = threading.Event()  # a poll stored files that may wait for OCR
         self.polls = 0
 
     def poll(self) -> None:
@@ -40,8 +43,9 @@ class Daemon:
             while self.wanted.is_set() and not self.stop_event.is_set():
                 self.wanted.clear()
                 try:
-                    poll_once(self.app, datetime.now(timezone.utc))
+                    poll_once(self.app, datetime.now(timezone.utc), ocr=False)  # OCR: ocr_loop's thread
                     self.polls += 1
+                    self.ocr_wanted.set()
                 except Exception:  # noqa: BLE001 - the daemon logs and keeps going; the next tick retries
                     log.exception("poll failed")
         finally:
@@ -77,12 +81,28 @@ class Daemon:
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, 300.0)
 
+    def ocr_loop(self) -> None:
+        """The OCR pass in its own thread, so that a poll never waits for OCR; when it decided cases, a poll
+        sends their mail."""
+        while not self.stop_event.is_set():
+            self.ocr_wanted.wait(self.app.settings.imap.poll_interval_seconds)
+            self.ocr_wanted.clear()
+            if self.stop_event.is_set():
+                return
+            try:
+                if run_ocr(self.app, datetime.now(timezone.utc), PollResult(), message_body).cases:
+                    self.poll()
+            except Exception:  # noqa: BLE001 - logged; the next round retries
+                log.exception("OCR pass failed")
+
     def run(self) -> None:
         interval = self.app.settings.imap.poll_interval_seconds
         scheduler = BackgroundScheduler(timezone=self.app.settings.tz)
         scheduler.add_job(self.poll, "interval", seconds=interval, id="poll", coalesce=True, max_instances=1,
                           misfire_grace_time=max(30, interval), next_run_time=datetime.now(timezone.utc))
         scheduler.start()
+        ocr = threading.Thread(target=self.ocr_loop, name="ocr", daemon=True)
+        ocr.start()
         log.info("mailbot running: poll every %d s, IDLE %s", interval,
                  "on" if self.app.settings.imap.idle else "off")
         try:
@@ -90,7 +110,9 @@ class Daemon:
                 self.idle_loop()
             self.stop_event.wait()
         finally:
+            self.ocr_wanted.set()
             scheduler.shutdown(wait=True)
+            ocr.join(timeout=60)
             log.info("mailbot stopped after %d poll(s)", self.polls)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
+from mailbot.cases import ocrcache
 from mailbot.cases.documents import FileAnalysis, PdfTexts, analyse_file, sniff_type
 from mailbot.cases.pdfworker import pdf_limits
 from mailbot.cases.records import apply, registry_for, view
@@ -25,8 +26,10 @@ from mailbot.store.models import Case, Document, Finding, InboundMessage
 def store_documents(s: Session, app: App, case: Case, files: Sequence[tuple[str, str, bytes]],
                     now: datetime, message_id: int | None = None, prepared: PdfTexts | None = None) -> list[Document]:
     """Store each file content-addressed and record what it is; returns the new documents
-    (`prepared`: PDF texts the helper process read ahead)."""
+    (`prepared`: PDF texts the helper process read ahead). A scan or photo, when OCR is available, is filled
+    from its file's OCR result or waits for the OCR pass (cases/ocrjobs.py)."""
     out = []
+    ocr = ocrcache.ocr_on(app.settings.ocr)
     limit = app.settings.limits.max_attachment_bytes
     for filename, content_type, data in files:
         sha = app.store.put(data)
@@ -38,7 +41,11 @@ def store_documents(s: Session, app: App, case: Case, files: Sequence[tuple[str,
         doc = Document(case_id=case.id, message_id=message_id, filename=filename, content_type=content_type,
                        file_type=analysis.file_type, size=len(data), sha256=sha, kinds=list(analysis.kinds),
                        usable=analysis.usable, needs_manual_check=analysis.needs_manual_check,
-                       problem=analysis.problem, text=analysis.text[:200_000], created_at=now)
+                       problem=analysis.problem, text=analysis.text[:200_000], created_at=now,
+                       text_source="text" if analysis.text.strip() else None)
+        if analysis.needs_ocr and analysis.usable and ocr:
+            doc.text_source = None
+            ocrcache.attach(s, doc, app.kinds, now)
         s.add(doc)
         out.append(doc)
     s.flush()
@@ -56,8 +63,10 @@ class CheckOutcome:
 def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> CheckOutcome:
     """Run every rule, replace the case's findings, and say whether the file is complete."""
     documents = s.scalars(select(Document).where(Document.case_id == case.id)).all()
+    read = ocrcache.confidences(s, documents)
     facts_docs = tuple(DocFacts(d.filename, tuple(d.kinds), d.usable, d.needs_manual_check,
-                                      d.problem, d.text) for d in documents)
+                                      d.problem, d.text, d.text_source, *read.get(d.sha256, (None, ())))
+                       for d in documents)
     nips = nips_in([body] + [d.text for d in documents])
     ppk, by_sender = registry_for(s, case.sender, nips)
     dups: tuple[str, ...] = ()
@@ -88,8 +97,11 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
 
 
 def evaluate_and_apply(s: Session, app: App, case: Case, body: str, now: datetime, actor: str, *,
-                       first_contact: bool, message_row: InboundMessage | None) -> Decision:
-    """Check the case and apply what the workflow decides (ack, incomplete, a review round)."""
+                       first_contact: bool, message_row: InboundMessage | None) -> Decision | None:
+    """Check the case and apply what the workflow decides (ack, incomplete, a review round). While a file of
+    the case waits for OCR nothing is decided (None): the OCR pass calls this again once all are read."""
+    if ocrcache.pending(s, case):
+        return None
     outcome = check_case(s, app, case, body, now)
     decision = on_documents_checked(view(s, case), outcome.complete, first_contact, outcome.missing)
     row_id = message_row.id if message_row else None

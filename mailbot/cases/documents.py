@@ -13,10 +13,13 @@ from mailbot.cases.pdftext import pdf_text
 from mailbot.cases.pdfworker import LIMIT_MEMORY, LIMIT_TIME, PdfLimits, limited_pdf_text
 from mailbot.domain.kinds import DEFAULT_KINDS, DocumentKind
 
-__all__ = ["ACCEPTED_TYPES", "IMAGE_TYPES", "FileAnalysis", "PdfTexts", "analyse_file", "pdf_text", "sniff_type"]
+__all__ = ["ACCEPTED_TYPES", "IMAGE_TYPES", "FileAnalysis", "PdfTexts", "analyse_file", "kinds_in", "pdf_text",
+           "sniff_type"]
 
-ACCEPTED_TYPES = frozenset({"pdf", "jpeg", "png"})
-IMAGE_TYPES = frozenset({"jpeg", "png"})
+ACCEPTED_TYPES = frozenset({"pdf", "jpeg", "png", "heic"})
+IMAGE_TYPES = frozenset({"jpeg", "png", "heic"})
+# ISO-BMFF brands of HEIF/HEIC pictures (iPhones): bytes 4–12 are b"ftyp" + the major brand.
+_HEIC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 
 # How far into a file we look for "%PDF-": the PDF spec tolerates leading junk
 # (some mail clients and scanners prepend a few bytes) and readers accept it.
@@ -38,6 +41,7 @@ class FileAnalysis:
     problem: str | None
     needs_manual_check: bool
     text: str
+    needs_ocr: bool = False  # a picture, or a PDF without a real text layer: OCR may read it (cases/ocrjobs)
 
 
 def sniff_type(data: bytes) -> str:
@@ -49,6 +53,8 @@ def sniff_type(data: bytes) -> str:
         return "jpeg"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIC_BRANDS:
+        return "heic"
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "doc"  # OLE2 compound file: legacy Word (or another Office format)
     if data.startswith(b"\x78\x9f\x3e\x22"):
@@ -111,8 +117,8 @@ def analyse_file(
     if file_type in IMAGE_TYPES:
         if _image_truncated(file_type, data):
             return _unusable(file_type, by_name, "truncated_image")
-        # A picture has no text to read: the name is all we know; the admin looks at it.
-        return FileAnalysis(file_type, by_name, True, None, True, "")
+        # A picture has no text layer: the name is all we know until OCR reads it; else the admin looks at it.
+        return FileAnalysis(file_type, by_name, True, None, True, "", needs_ocr=True)
     if file_type not in ACCEPTED_TYPES:
         return _unusable(file_type, by_name, file_type)
     sha256 = sha256 or hashlib.sha256(data).hexdigest()
@@ -123,11 +129,22 @@ def analyse_file(
     if problem is not None:
         return _unusable(file_type, by_name, problem)
     if not text.strip():
-        # A scan without a text layer is accepted but must be read by a person.
-        return FileAnalysis(file_type, by_name, True, None, True, "")
+        # A scan without a text layer is accepted but must be read by OCR or a person.
+        return FileAnalysis(file_type, by_name, True, None, True, "", needs_ocr=True)
+    thin = _text_too_thin(text)
+    return FileAnalysis(file_type, kinds_in(filename, text, kinds), True, None, thin, text, needs_ocr=thin)
+
+
+def kinds_in(filename: str, text: str, kinds: Sequence[DocumentKind] = DEFAULT_KINDS) -> tuple[str, ...]:
+    """The kinds a file holds by its name or its text (a text layer's or OCR's: the same rules)."""
+    by_name = _kinds_by_name(filename, kinds)
     by_text = {kind.name for kind in kinds if _text_matches(kind, text)}
-    found = tuple(kind.name for kind in kinds if kind.name in by_name or kind.name in by_text)
-    return FileAnalysis(file_type, found, True, None, _text_too_thin(text), text)
+    return tuple(kind.name for kind in kinds if kind.name in by_name or kind.name in by_text)
+
+
+def text_too_thin(text: str) -> bool:
+    """Whether a text (a layer's or OCR's) is too small to be the document itself (see _text_too_thin)."""
+    return _text_too_thin(text)
 
 
 def _unusable(file_type: str, kinds: tuple[str, ...], reason: str) -> FileAnalysis:
@@ -163,6 +180,8 @@ def _text_too_thin(text: str) -> bool:
 
 def _image_truncated(file_type: str, data: bytes) -> bool:
     """Whether an image visibly lacks its end marker (cut off by a mail client or a size limit)."""
+    if file_type == "heic":
+        return False  # no end marker to look for: a cut-off picture is found when it is decoded
     if file_type == "png":
         return b"IEND" not in data[-64:]
     # JPEG writers may append padding or metadata after EOI, so look near the end only.

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import atexit
 import logging
-import math
-import os
 import pickle
-import resource
-import select
 import signal
-import struct
 import subprocess
 import sys
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO
 
+from mailbot.cases.childproc import (
+    Gone,
+    answer,
+    child_streams,
+    cpu_budget,
+    discard,
+    limit_memory,
+    receive,
+    send,
+    spawn,
+)
+from mailbot.cases.childproc import close as close_child
 from mailbot.cases.pdftext import pdf_text
 from mailbot.config import LimitSettings
-from mailbot.domain.errors import MailbotError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,6 @@ LIMITS_HIT = frozenset({LIMIT_TIME, LIMIT_MEMORY})
 
 RECYCLE_AFTER = 1000  # files one child reads before it is replaced (≈ 0.13 s: whatever it grew is returned)
 START_SECONDS = 30.0  # how long a new worker may take to import pypdf and say it is ready
-_HEADER = struct.Struct(">Q")  # an answer's length, before its pickle
 # The loggers whose records the child sends back, at the parent's levels: the office's log configuration
 # governs pypdf's complaints as when pypdf ran in-process; at most _RECORDS_KEPT records per file.
 _FORWARDED = ("pypdf", "mailbot.cases.pdftext")
@@ -53,14 +56,6 @@ DEFAULT_LIMITS = PdfLimits()  # what analyse_file and the prefetch helper use un
 def pdf_limits(limits: LimitSettings) -> PdfLimits:
     """The office's `[limits] pdf_seconds` / `pdf_memory_mb` as the worker's limits."""
     return PdfLimits(float(limits.pdf_seconds), limits.pdf_memory_mb)
-
-
-class _Gone(MailbotError):
-    """The worker did not answer: it timed out (`timed_out`) or it died."""
-
-    def __init__(self, timed_out: bool) -> None:
-        super().__init__("timed out" if timed_out else "died")
-        self.timed_out = timed_out
 
 
 class PdfWorker:
@@ -96,15 +91,15 @@ class PdfWorker:
                 return pdf_text(data, max_pages), True
             fresh = self.jobs == 0
             try:
-                _send(proc, (data, max_pages, seconds, _levels()))
+                send(proc, (data, max_pages, seconds, _levels()))
             except (OSError, ValueError) as exc:  # died while idle (killed from outside): once more
                 log.warning("PDF worker gone (%s); starting another", exc)
                 self._discard()
                 continue
             self.jobs += 1
             try:
-                result, records = _receive(proc, time.monotonic() + seconds)
-            except _Gone as gone:
+                result, records = receive(proc, time.monotonic() + seconds)
+            except Gone as gone:
                 self._discard()
                 log.info("PDF worker %s (exit %s)", gone, proc.returncode)
                 return ("", LIMIT_TIME if gone.timed_out or proc.returncode == -signal.SIGXCPU else LIMIT_MEMORY), fresh
@@ -119,21 +114,17 @@ class PdfWorker:
         if self.proc is not None and self.proc.poll() is None:
             return self.proc
         self._discard()
-        env = dict(os.environ)  # the child imports this same mailbot, even from a checkout
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]),
-                                                         env.get("PYTHONPATH", "")) if p)
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "mailbot.cases.pdfworker_main", str(self.limits.memory_mb)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            proc = spawn("mailbot.cases.pdfworker_main", str(self.limits.memory_mb))
         except OSError as exc:
             log.warning("no PDF worker process (%s); reading PDFs without limits", exc)
             return None
         self.proc, self.jobs = proc, 0
         self.starts += 1
         try:
-            if _receive(proc, time.monotonic() + START_SECONDS) != "ready":
-                raise _Gone(False)
-        except _Gone as exc:
+            if receive(proc, time.monotonic() + START_SECONDS) != "ready":
+                raise Gone(False)
+        except Gone as exc:
             log.warning("PDF worker did not start (%s); reading PDFs without limits", exc)
             self._discard()
             return None
@@ -142,61 +133,13 @@ class PdfWorker:
     def _discard(self) -> None:
         """Kill and reap the child, if any."""
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        for pipe in (proc.stdin, proc.stdout):
-            try:
-                if pipe is not None:
-                    pipe.close()
-            except OSError:
-                pass
+        discard(proc)
 
     def close(self) -> None:
         """End the child: end of its input, then a kill if it does not exit at once."""
         with self.lock:
-            proc = self.proc
-            if proc is not None and proc.stdin is not None:
-                try:
-                    proc.stdin.close()
-                    proc.wait(timeout=5)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
-            self._discard()
-
-
-def _send(proc: subprocess.Popen[bytes], job: Any) -> None:
-    assert proc.stdin is not None
-    pickle.dump(job, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-    proc.stdin.flush()
-
-
-def _receive(proc: subprocess.Popen[bytes], deadline: float) -> Any:
-    """One length-prefixed answer of the child, read by the deadline; _Gone when it is late or died."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    poller = select.poll()  # not select.select: a daemon's descriptors may be numbered above 1023
-    poller.register(fd, select.POLLIN)
-    buf = bytearray()
-    need = _HEADER.size
-    while len(buf) < need:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not poller.poll(math.ceil(remaining * 1000)):
-            raise _Gone(True)
-        chunk = os.read(fd, min(need - len(buf), 1 << 20))
-        if not chunk:
-            proc.wait()
-            raise _Gone(False)
-        buf += chunk
-        if need == _HEADER.size and len(buf) == need:
-            need += _HEADER.unpack(buf)[0]
-    try:
-        return pickle.loads(buf[_HEADER.size:])
-    except Exception as exc:  # noqa: BLE001 - a garbled answer: the worker is not trusted any more
-        log.warning("PDF worker answer unreadable (%s: %s)", type(exc).__name__, exc)
-        raise _Gone(False) from exc
+            proc, self.proc = self.proc, None
+            close_child(proc)
 
 
 _shared: PdfWorker | None = None
@@ -277,12 +220,9 @@ def serve(memory_mb: int) -> None:
     for name in _FORWARDED:
         logging.getLogger(name).addHandler(collect)
         logging.getLogger(name).propagate = False
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print() must not corrupt the answers
-    if memory_mb > 0:
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024, hard))
-    _answer(stdout, "ready")
+    stdin, stdout = child_streams()
+    limit_memory(memory_mb)
+    answer(stdout, "ready")
     while True:
         try:
             data, max_pages, seconds, levels = pickle.load(stdin)
@@ -291,25 +231,11 @@ def serve(memory_mb: int) -> None:
         for name, level in zip(_FORWARDED, levels):
             logging.getLogger(name).setLevel(level)
         collect.records = []
-        _cpu_budget(seconds)
+        cpu_budget(seconds)
         try:
             result = pdf_text(data, max_pages)
         except MemoryError:
             result = ("", LIMIT_MEMORY)
         del data
-        _answer(stdout, (result, collect.records))
+        answer(stdout, (result, collect.records))
 
-
-def _cpu_budget(seconds: float) -> None:
-    """RLIMIT_CPU counts the process's whole life: allow what it used so far plus this file's share (+1 s,
-    so that the parent's wall clock normally ends a slow file first; SIGXCPU ends the process)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    soft = math.ceil(usage.ru_utime + usage.ru_stime + seconds) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
-
-
-def _answer(stdout: BinaryIO, value: Any) -> None:
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stdout.write(_HEADER.pack(len(payload)) + payload)
-    stdout.flush()

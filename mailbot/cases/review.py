@@ -16,11 +16,11 @@ from mailbot.store.models import Case, ReviewCode
 
 # The accepted types (documents.ACCEPTED_TYPES, not imported: listing commands must not load pypdf; a
 # test keeps the two equal) and the MIME type each is attached under.
-MIME_OF_ACCEPTED = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
+MIME_OF_ACCEPTED = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png", "heic": "image/heic"}
 REVIEW_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
-_EXTENSIONS = {"pdf": (".pdf",), "jpeg": (".jpg", ".jpeg"), "png": (".png",)}
+_EXTENSIONS = {"pdf": (".pdf",), "jpeg": (".jpg", ".jpeg"), "png": (".png",), "heic": (".heic", ".heif")}
 
 
 def _safe_name(filename: str, file_type: str) -> str:

@@ -18,6 +18,9 @@ class DocFacts:
     needs_manual_check: bool
     problem: str | None
     text: str
+    source: str | None = None  # where `text` came from: "text" (a PDF's text layer), "ocr", None (no text)
+    confidence: float | None = None  # OCR's mean word confidence (0–100)
+    low_confidence_words: tuple[str, ...] = ()  # words OCR read with confidence < 80
 
 
 @dataclass(frozen=True)

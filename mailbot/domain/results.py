@@ -18,6 +18,7 @@ class PollResult:
     retried: int = 0
     failed: int = 0
     prefetched: int = 0  # messages whose parsing and PDF reading a helper process did (mailbot.prefetch)
+    ocr: int = 0  # files the OCR pass read (or found over a limit): mailbot.cases.ocrjobs
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -25,4 +26,5 @@ class PollResult:
                 f"duplicates={self.duplicates} quarantined={self.quarantined} moved={self.moved} "
                 f"timers={self.timers} sent={self.sent} retried={self.retried} failed={self.failed}"
                 + (f" prefetched={self.prefetched}" if self.prefetched else "")
+                + (f" ocr={self.ocr}" if self.ocr else "")
                 + (f" errors={len(self.errors)}" if self.errors else ""))

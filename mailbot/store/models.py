@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -183,6 +184,8 @@ class Document(Base):
     problem: Mapped[Optional[str]] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Where `text` came from: "text" (the PDF's text layer), "ocr" (ocr_results), None (no text, or not yet).
+    text_source: Mapped[Optional[str]] = mapped_column(String(8))
     case: Mapped[Case] = relationship(back_populates="documents")
 
 
@@ -273,6 +276,25 @@ class AutoReplyCount(Base):
     sender: Mapped[str] = mapped_column(String(254), primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OcrResult(Base):
+    """What OCR read from one file, by its SHA-256: a file sent again (in any case) is never read twice.
+    `pending` until the OCR pass (cases/ocrjobs.py) has read it; `failed` with the problem (a limit hit)."""
+
+    __tablename__ = "ocr_results"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | done | failed
+    text: Mapped[str] = mapped_column(Text, default="")
+    confidence: Mapped[Optional[float]] = mapped_column(Float)
+    low_confidence_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    words: Mapped[list[list[object]]] = mapped_column(JSON, default=list)  # [[word, confidence], …]
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    problem: Mapped[Optional[str]] = mapped_column(String(32))
+    engine_version: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
 
 Index("ix_outbox_due", Outbox.status, Outbox.next_attempt_at)

@@ -22,7 +22,7 @@ from mailbot.intake.fetch import fetch_new, move_done, open_mailbox
 from mailbot.intake.mailbox import ImapMailbox
 from mailbot.intake.process import process_pending
 from mailbot.outgoing.smtp import Sender
-from mailbot.runner import poll_once
+from mailbot.runner import drain_ocr, poll_once
 from tests.support.config import write_config
 from tests.support.mails import ADMIN, ADMIN_B, PPK_A, PPK_B, complete_request
 from tests.support.servers import FaultySmtp, fastest_imap, imap_append, imap_uids
@@ -46,7 +46,7 @@ class Bot:
 
     def poll_pass(self, now: datetime | None = None, *, mailbox: ImapMailbox | None = None,
                   sender: Sender | None = None, **process: Any) -> PollResult:
-        """The steps of one poll (fetch, process, move, timers, flush, as runner.poll_once runs them)
+        """The steps of one poll (fetch, process, move, OCR, timers, flush, as runner.poll_once runs them)
         with their tuning parameters: `mailbox` (e.g. ImapMailbox(..., fetch_chunk=)), `sender` (e.g.
         SmtpSender(..., stream_above=)) and process_pending's keywords (prefetch_min=, spool_min_run=)."""
         now = now or datetime.now(timezone.utc)
@@ -55,6 +55,7 @@ class Bot:
             folder, uidvalidity = fetch_new(self.app, mb, now, result)
             process_pending(self.app, now, result, **process)
             move_done(self.app, mb, folder, uidvalidity, result)
+        drain_ocr(self.app, now, result)
         run_timers(self.app, now, result)
         flush_outbox(self.app, now, result, sender)
         return result

@@ -217,7 +217,7 @@ def test_custom_kinds_are_honoured() -> None:
 
 def test_image_only_pdf_is_usable_but_needs_manual_check() -> None:
     result = analyse_file("SK PPK scan.pdf", make_image_only_pdf())
-    assert result == FileAnalysis("pdf", ("sk_pengangkatan",), True, None, True, "")
+    assert result == FileAnalysis("pdf", ("sk_pengangkatan",), True, None, True, "", needs_ocr=True)
 
 
 def test_unnamed_scan_is_usable_but_recognised_as_nothing() -> None:
@@ -228,7 +228,7 @@ def test_unnamed_scan_is_usable_but_recognised_as_nothing() -> None:
 @pytest.mark.parametrize(("data", "file_type"), [(make_jpeg(), "jpeg"), (make_png(), "png")])
 def test_images_are_recognised_by_name_and_need_manual_check(data: bytes, file_type: str) -> None:
     result = analyse_file("foto surat permohonan.jpg", data)
-    assert result == FileAnalysis(file_type, ("surat_permohonan",), True, None, True, "")
+    assert result == FileAnalysis(file_type, ("surat_permohonan",), True, None, True, "", needs_ocr=True)
 
 
 def test_type_comes_from_content_not_extension() -> None:
