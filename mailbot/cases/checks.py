@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Sequence
 
 from sqlalchemy import delete, insert, select
@@ -14,12 +14,12 @@ from mailbot.cases import ocrcache
 from mailbot.cases.documents import FileAnalysis, PdfTexts, analyse_file, sniff_type
 from mailbot.cases.pdfworker import pdf_limits
 from mailbot.cases.records import apply, registry_for, view
-from mailbot.domain.findings import CaseFacts, DocFacts, RegistryFacts, evaluate
+from mailbot.domain.findings import LETTER_KIND, TEXT_LAYER, CaseFacts, DocFacts, RegistryFacts, evaluate
 from mailbot.domain.kinds import missing_kinds
 from mailbot.domain.nip import nips_in
 from mailbot.domain.states import OPEN_STATUSES, RequestType
 from mailbot.domain.workflow import Decision, on_documents_checked
-from mailbot.store.models import Case, Document, Finding, InboundMessage
+from mailbot.store.models import Case, Document, Finding, InboundMessage, Ppk
 
 
 # -- documents and checks --------------------------------------------------------------------
@@ -60,26 +60,43 @@ class CheckOutcome:
     verified: bool = False  # the sender's address is in the registry
 
 
+def _doc_facts(d: Document, confidence: float | None = None, low_confidence_words: Sequence[str] = ()) -> DocFacts:
+    """A stored document as the rules see it: where its text came from (the OCR pass sets `text_source`
+    "ocr"; a document with text and no source has a text layer) and, for OCR, its confidence and the
+    words read with low confidence (from the file's OCR result)."""
+    source = getattr(d, "text_source", None) or (TEXT_LAYER if (d.text or "").strip() else None)
+    return DocFacts(d.filename, tuple(d.kinds), d.usable, d.needs_manual_check, d.problem, d.text or "",
+                    source=source, confidence=confidence, low_confidence_words=tuple(low_confidence_words))
+
+
+def _nips(body: str, docs: Sequence[DocFacts], today: date) -> list[str]:
+    """The NIPs of the body and the documents' text layers, then the valid ones OCR read."""
+    return nips_in([body] + [d.text for d in docs if not d.ocr], ocr_texts=[d.text for d in docs if d.ocr], today=today)
+
+
 def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> CheckOutcome:
     """Run every rule, replace the case's findings, and say whether the file is complete."""
     documents = s.scalars(select(Document).where(Document.case_id == case.id)).all()
+    today = now.astimezone(app.settings.tz).date()
     read = ocrcache.confidences(s, documents)
-    facts_docs = tuple(DocFacts(d.filename, tuple(d.kinds), d.usable, d.needs_manual_check,
-                                      d.problem, d.text, d.text_source, *read.get(d.sha256, (None, ())))
-                       for d in documents)
-    nips = nips_in([body] + [d.text for d in documents])
-    ppk, by_sender = registry_for(s, case.sender, nips)
+    facts_docs = tuple(_doc_facts(d, *read.get(d.sha256, (None, ()))) for d in documents)
+    nips = _nips(body, facts_docs, today)
+    ppk, by_sender = registry_for(s, case.sender, _nips(body, [d for d in facts_docs if LETTER_KIND in d.kinds], today))
+    if ppk is None:  # the requester is who the mail or the letter names; else any NIP in the documents
+        ppk, by_sender = registry_for(s, case.sender, nips)
     dups: tuple[str, ...] = ()
     if ppk is not None:
         dups = tuple(s.scalars(select(Case.number).where(Case.ppk_id == ppk.id, Case.id != case.id,
                                                          Case.status.in_(OPEN_STATUSES))))
+    # The other registry entries whose NIPs the mail and documents carry (an SK naming another PPK).
+    others = tuple(RegistryFacts(p.nama, p.nip, p.email, p.user_id) for p in s.scalars(
+        select(Ppk).where(Ppk.nip.in_(nips), Ppk.id != (ppk.id if ppk else -1)).order_by(Ppk.id))) if nips else ()
     required = tuple((k.name, k.label) for k in app.kinds if k.required)
     facts = CaseFacts(
         sender=case.sender, request_type=case.request_type, body=body, documents=facts_docs,
         required=required,
         registry=RegistryFacts(ppk.nama, ppk.nip, ppk.email, ppk.user_id) if ppk else None,
-        registry_by_sender=by_sender, open_duplicates=dups,
-        today=now.astimezone(app.settings.tz).date())
+        registry_by_sender=by_sender, open_duplicates=dups, today=today, others=others)
     results = evaluate(facts)
     # Two statements for the whole set (not one INSERT … RETURNING per finding); the relationship is
     # expired so case.findings is read back fresh.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mailbot.cases.pdftext import pdf_text
 from mailbot.cases.pdfworker import LIMIT_MEMORY, LIMIT_TIME, PdfLimits, limited_pdf_text
-from mailbot.domain.kinds import DEFAULT_KINDS, DocumentKind
+from mailbot.domain.kinds import DEFAULT_KINDS, DocumentKind, text_matches
 
 __all__ = ["ACCEPTED_TYPES", "IMAGE_TYPES", "FileAnalysis", "PdfTexts", "analyse_file", "kinds_in", "pdf_text",
            "sniff_type"]
@@ -163,10 +163,8 @@ def _kinds_by_name(filename: str, kinds: Sequence[DocumentKind]) -> tuple[str, .
 
 
 def _text_matches(kind: DocumentKind, text: str) -> bool:
-    """Whether every text pattern of `kind` occurs in `text` (a kind without patterns never does)."""
-    return bool(kind.text_patterns) and all(
-        re.search(pattern, text, re.IGNORECASE) for pattern in kind.text_patterns
-    )
+    """Whether every text pattern of `kind` occurs in `text`, OCR-tolerant (domain/kinds.text_matches)."""
+    return text_matches(kind, text)
 
 
 def _text_too_thin(text: str) -> bool:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from mailbot.domain.text import ocr_normal
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,20 @@ _NOT_LETTER_BEFORE = r"(?<![a-z])"
 _NOT_LETTER_AFTER = r"(?![a-z])"
 
 
+# Tolerant text patterns (matched against domain.text.ocr_normal of the text, which is lower case with
+# single spaces): letters OCR confuses are classes, words may be run together or split by a speck.
+_CONFUSABLE = {"i": "[il1]", "l": "[il1]", "m": "(?:m|rn)", "o": "[o0]", "s": "[s5]", "b": "[b8]"}
+_GAP = r"[ .,;:-]{0,3}"
+
+
+def tolerant(phrase: str, *, spaced: bool = False) -> str:
+    """A regex for `phrase` (lower-case words) that survives OCR: confusable letters as classes
+    (i/l/1, m/rn, o/0, s/5, b/8), punctuation specks or no space between words, and with `spaced` a
+    space between any two letters (a heading letter-spaced unevenly)."""
+    join = " ?" if spaced else ""
+    return _GAP.join(join.join(_CONFUSABLE.get(ch, re.escape(ch)) for ch in word) for word in phrase.split())
+
+
 SURAT_PERMOHONAN = DocumentKind(
     name="surat_permohonan",
     label="Surat permohonan reset password / informasi user ID",
@@ -37,8 +54,9 @@ SURAT_PERMOHONAN = DocumentKind(
         rf"user[\s_\-]*id{_NOT_LETTER_AFTER}",
     ),
     text_patterns=(
-        r"permohonan",
-        r"reset|password|kata\s*sandi|user\s*-?\s*id|nama\s+pengguna|dengan\s+hormat",
+        tolerant("permohonan"),
+        "|".join(tolerant(p) for p in ("reset", "password", "kata sandi", "user id", "user-id", "nama pengguna",
+                                       "dengan hormat")),
     ),
 )
 
@@ -52,16 +70,26 @@ SK_PENGANGKATAN = DocumentKind(
         r"pengangkatan|penetapan|penunjukan|keputusan",
     ),
     text_patterns=(
-        r"keputusan",
-        r"pejabat\s+pembuat\s+komitmen",
-        r"penetapan|penunjukan|pengangkatan|menetapkan",
+        tolerant("keputusan", spaced=True),
+        tolerant("pejabat pembuat komitmen"),
+        "|".join(tolerant(p) for p in ("penetapan", "penunjukan", "pengangkatan", "menetapkan")),
         # The operative part of a decree. Without it a request letter that merely
         # cites "Keputusan ... tentang Penetapan Pejabat Pembuat Komitmen" would
         # pass for the SK itself. Letter-spaced headings ("M E M U T U S K A N")
         # are common in decrees, hence the optional spaces.
-        r"m\s?e\s?m\s?u\s?t\s?u\s?s\s?k\s?a\s?n|menetapkan\s*:|ditetapkan\s+di",
+        tolerant("memutuskan", spaced=True) + "|" + tolerant("menetapkan") + " ?[:;]|" + tolerant("ditetapkan di"),
     ),
 )
+
+
+def text_matches(kind: DocumentKind, text: str) -> bool:
+    """Whether every text pattern of `kind` occurs in `text` as it is or in its `ocr_normal` form
+    (an office's own patterns keep matching what they matched before); a kind without patterns never does."""
+    if not kind.text_patterns:
+        return False
+    normal = ocr_normal(text)
+    return all(re.search(p, text, re.IGNORECASE) or re.search(p, normal, re.IGNORECASE)
+               for p in kind.text_patterns)
 
 
 DEFAULT_KINDS: tuple[DocumentKind, ...] = (SURAT_PERMOHONAN, SK_PENGANGKATAN)

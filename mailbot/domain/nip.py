@@ -40,28 +40,98 @@ class NipCheck:
 
 def find_nips(text: str) -> list[str]:
     """Return the NIPs in `text` as 18-digit strings, de-duplicated, in order of appearance."""
-    hits: list[tuple[int, str]] = []
-    for match in _STRUCTURED.finditer(text):
-        hits.append((match.start(), "".join(match.groups())))
-    for match in _LABELLED.finditer(text):
-        hits.append((match.start(1), re.sub(r"[^0-9]", "", match.group(1))))
-    seen: set[str] = set()
-    found: list[str] = []
-    for _, nip in sorted(hits):
-        if nip not in seen:
-            seen.add(nip)
-            found.append(nip)
-    return found
+    return _unique(locate_nips(text))
 
 
-def nips_in(texts: Iterable[str | None]) -> list[str]:
-    """The NIPs of several texts (the mail body, each document's text), de-duplicated, in order."""
-    seen: list[str] = []
-    for text in texts:
-        for nip in find_nips(text or ""):
-            if nip not in seen:
-                seen.append(nip)
-    return seen
+def _unique(located: list[tuple[int, str, bool]]) -> list[str]:
+    return list(dict.fromkeys(nip for _, nip, _ in located))
+
+
+# OCR output (OCR-NOTES pitfall 6): specks read as punctuation between the 8/6/1/3 groups, and letters
+# for digits. A candidate may hold the look-alike letters below, but at least 14 of its 18 characters
+# must be real digits, and it is accepted only when its structure is valid.
+_OCR_SEP = r"[ .,'`:;_\-]{0,3}"
+_LOOKALIKE = "OoDQIl|iSsBZ"
+_OCR_DIGIT = "[0-9" + re.escape(_LOOKALIKE) + "]"
+_OCR_CANDIDATE = re.compile(
+    rf"(?<![0-9{re.escape(_LOOKALIKE)}])({_OCR_DIGIT}{{8}}){_OCR_SEP}({_OCR_DIGIT}{{6}}){_OCR_SEP}"
+    rf"({_OCR_DIGIT}){_OCR_SEP}({_OCR_DIGIT}{{3}})(?![0-9{re.escape(_LOOKALIKE)}])"
+)
+_TO_DIGIT = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "|": "1", "i": "1",
+                           "S": "5", "s": "5", "B": "8", "Z": "2"})
+MIN_REAL_DIGITS = 14
+
+
+@dataclass(frozen=True)
+class NipReading:
+    """One NIP read from a text: `exact` when its 18 digits were printed as digits (a text layer, or
+    OCR that needed no look-alike mapping), `ocr` when the text came from OCR, `index` the text it was in."""
+
+    nip: str
+    exact: bool
+    ocr: bool
+    index: int
+
+
+def locate_nips(text: str, *, ocr: bool = False, today: date | None = None) -> list[tuple[int, str, bool]]:
+    """Every NIP reading in `text` as (position, nip, exact), in order, repeats included. A text layer's
+    NIPs are read as printed (digits only, also structurally invalid ones); with `ocr` the tolerant
+    separators and look-alike letters are read too, and only structurally valid NIPs (as of `today`)."""
+    hits: list[tuple[int, str, bool]] = []
+    if ocr:
+        day = today or date.today()
+        for match in _OCR_CANDIDATE.finditer(text):
+            raw = "".join(match.groups())
+            if sum(ch.isdigit() for ch in raw) < MIN_REAL_DIGITS:
+                continue
+            nip = to_digits(raw)
+            if check_nip(nip, day).valid:
+                hits.append((match.start(), nip, nip == raw))
+    else:
+        hits += [(m.start(), "".join(m.groups()), True) for m in _STRUCTURED.finditer(text)]
+    for labelled in _LABELLED.finditer(text):  # other groupings after a "NIP" label, digits only
+        nip = re.sub(r"[^0-9]", "", labelled.group(1))
+        if not ocr or check_nip(nip, today or date.today()).valid:
+            hits.append((labelled.start(1), nip, True))
+    return sorted(set(hits))
+
+
+def to_digits(raw: str) -> str:
+    """`raw` with the letters OCR takes for digits mapped to those digits (O→0, l→1, S→5, B→8, Z→2 …)."""
+    return raw.translate(_TO_DIGIT)
+
+
+def read_ocr_nips(text: str, today: date) -> list[tuple[str, bool]]:
+    """The structurally valid NIPs in OCR output, in order, de-duplicated: (nip, exact anywhere)."""
+    found: dict[str, bool] = {}
+    for _, nip, exact in locate_nips(text, ocr=True, today=today):
+        found[nip] = found.get(nip, False) or exact
+    return list(found.items())
+
+
+def nip_readings(texts: Iterable[tuple[str | None, bool]], today: date | None = None) -> list[NipReading]:
+    """The NIPs of several texts given as (text, read_by_ocr), de-duplicated, in order. A text layer's
+    NIPs are read as printed (also structurally invalid ones, for the admin to see); OCR output's only
+    when structurally valid, with look-alike letters mapped. A NIP read exactly anywhere is exact."""
+    day = today or date.today()
+    out: dict[str, NipReading] = {}
+    for index, (text, ocr) in enumerate(texts):
+        found = read_ocr_nips(text or "", day) if ocr else [(nip, True) for nip in find_nips(text or "")]
+        for nip, exact in found:
+            seen = out.get(nip)
+            if seen is None:
+                out[nip] = NipReading(nip, exact, ocr, index)
+            elif exact and not seen.exact:
+                out[nip] = NipReading(nip, True, ocr, index)
+    return list(out.values())
+
+
+def nips_in(texts: Iterable[str | None], *, ocr_texts: Iterable[str | None] = (),
+            today: date | None = None) -> list[str]:
+    """The NIPs of several texts (the mail body, each document's text layer) and of OCR output
+    (`ocr_texts`, only structurally valid readings as of `today`), de-duplicated, in order."""
+    sources = [(t, False) for t in texts] + [(t, True) for t in ocr_texts]
+    return [r.nip for r in nip_readings(sources, today)]
 
 
 def check_nip(nip: str, today: date) -> NipCheck:

@@ -160,3 +160,45 @@ def message_ids(value: str | None) -> list[str]:
     if not found and "<" not in unfolded:
         found = [tok for tok in unfolded.split() if _valid_id_core(tok) and "(" not in tok]
     return [f"<{core}>" for core in found]
+
+
+# -- OCR text, normalised for matching phrases --------------------------------------------------
+# Scanned pages come back from OCR with line breaks anywhere, words hyphenated at line ends,
+# letter-spaced headings ("M E M U T U S K A N"), specks read as punctuation and a few classic
+# confusions inside words (0 for o, 1 or | for l, 5 for s). `ocr_normal` undoes what can be undone
+# without guessing; the kinds' patterns (domain/kinds.py) tolerate the rest (i/l, rn/m).
+_SOFT_HYPHEN_AND_ZERO_WIDTH = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+_DASHES = re.compile("[\u2010\u2011\u2012\u2013\u2014\u2212]")
+_LINE_END_HYPHEN = re.compile(r"([^\W\d_])[-¬]\s*\n\s*(?=[^\W\d_])")
+# Specks and stray marks that never carry meaning in the phrases matched: they become spaces.
+_NOISE = re.compile(r"[~^*_`'\"|«»<>{}\[\]=+#@$%&\\\u2018\u2019\u201a\u201c\u201d\u201e\u2022\u00b7]")
+# Runs of at least three single letters separated by one space: a letter-spaced heading (two or more
+# spaces there are the gap between its words).
+_SPACED_LETTERS = re.compile(r"(?<!\S)(?:[^\W\d_] ){2,}[^\W\d_](?!\S)")
+_BAR_IN_WORD = re.compile(r"(?<=[^\W\d_])[|!](?=[^\W\d_])")
+_DIGIT_AS_LETTER = str.maketrans({"0": "o", "1": "l", "5": "s", "8": "b", "|": "l"})
+
+
+def _letters_for_digits(token: str) -> str:
+    """Inside a word that is mostly letters, a digit is a misread letter ("K0MITMEN", "5K")."""
+    letters = sum(ch.isalpha() for ch in token)
+    digits = sum(ch.isdigit() for ch in token)
+    if not digits or letters < digits:
+        return token
+    return token.translate(_DIGIT_AS_LETTER)
+
+
+def ocr_normal(text: str) -> str:
+    """`text` (a text layer or OCR output) in one canonical form for matching phrases: NFKC, lower
+    case, words hyphenated at a line end joined, letter-spaced words closed up, noise marks and all
+    whitespace reduced to single spaces, digits inside mostly-letter words read as letters."""
+    text = unicodedata.normalize("NFKC", text or "")
+    text = _SOFT_HYPHEN_AND_ZERO_WIDTH.sub("", text)
+    text = _DASHES.sub("-", text).replace("\r", "\n")
+    text = _LINE_END_HYPHEN.sub(r"\1", text)
+    text = _BAR_IN_WORD.sub("l", text)
+    text = _NOISE.sub(" ", text)
+    text = re.sub(r"[\t\f\v\u00a0]", " ", text)
+    text = _SPACED_LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
+    words = [_letters_for_digits(token) for token in text.split()]
+    return " ".join(words).casefold()
