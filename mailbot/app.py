@@ -14,6 +14,7 @@ from mailbot.config import ConfigError, Settings
 from mailbot.domain.kinds import DEFAULT_KINDS, DocumentKind
 from mailbot.domain.workflow import Policy
 from mailbot.domain.workingtime import WorkingCalendar
+from mailbot.oauth2 import TokenSource
 from mailbot.office_calendar import make_calendar
 from mailbot.outgoing.outbox import OutboxIdentity
 from mailbot.outgoing.render import Renderer
@@ -35,6 +36,7 @@ class App:
     kinds: tuple[DocumentKind, ...]
     secrets: Secrets
     verify_tls: bool = True
+    oauth: TokenSource | None = None  # XOAUTH2 tokens when imap.auth or smtp.auth is "oauth2"
 
     @property
     def secret(self) -> bytes:
@@ -73,8 +75,9 @@ class App:
         password = self.secrets.smtp_password
         if s.username and password is None:
             password = self.settings.smtp_password()  # raises the one-line error naming smtp.password_env
+        token = self.oauth.access_token if self.oauth is not None and s.auth == "oauth2" else None
         return SmtpSender(SmtpParams(s.host, s.port, s.security, s.username, password,
-                                     float(s.timeout_seconds), self.verify_tls, s.ca_file))
+                                     float(s.timeout_seconds), self.verify_tls, s.ca_file, token=token))
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class Secrets:
     key: bytes | None = field(default=None, repr=False)
     imap_password: str | None = field(default=None, repr=False)
     smtp_password: str | None = field(default=None, repr=False)
+    oauth2_client_secret: str | None = field(default=None, repr=False)
 
 
 def read_secrets(settings: Settings, *, required: bool) -> Secrets:
@@ -97,7 +101,8 @@ def read_secrets(settings: Settings, *, required: bool) -> Secrets:
         except ConfigError:
             return None
 
-    return Secrets(optional(settings.secret_key), optional(settings.imap_password), optional(settings.smtp_password))
+    return Secrets(optional(settings.secret_key), optional(settings.imap_password), optional(settings.smtp_password),
+                   optional(settings.oauth2_client_secret))
 
 
 def document_kinds(settings: Settings) -> tuple[DocumentKind, ...]:
@@ -124,7 +129,15 @@ def build_app(settings: Settings, *, secret: bytes | None = None, migrate_db: bo
     return App(settings=settings, engine=engine, factory=session_factory(engine),
                store=BlobStore(settings.data_dir), renderer=Renderer(settings.templates_dir),
                calendar=calendar, kinds=document_kinds(settings),
-               secrets=replace(secrets, key=secret) if secret is not None else secrets)
+               secrets=replace(secrets, key=secret) if secret is not None else secrets,
+               oauth=oauth_source(settings, secrets))
+
+
+def oauth_source(settings: Settings, secrets: Secrets) -> TokenSource | None:
+    """The process's token source when the mailbox signs in with OAuth2 (one per App)."""
+    if not settings.uses_oauth2:
+        return None
+    return TokenSource(settings.oauth2, settings.oauth2.token_file, secrets.oauth2_client_secret)
 
 
 def aware(dt: datetime) -> datetime:

@@ -105,6 +105,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     return check(load_settings(args.config))
 
 
+def cmd_oauth_login(args: argparse.Namespace) -> int:
+    from mailbot.app import oauth_source, read_secrets
+
+    settings = load_settings(args.config)
+    if not settings.uses_oauth2:
+        raise ConfigError('imap.auth: set auth = "oauth2" in [imap] (and/or [smtp]) before `mailbot oauth login`')
+    source = oauth_source(settings, read_secrets(settings, required=False))
+    assert source is not None
+    source.client_secret = settings.oauth2_client_secret()  # Google needs it; exit 2 naming the key if unset
+    token = source.device_login(lambda line: print(line, flush=True))
+    valid = datetime.fromtimestamp(token.expires_at, timezone.utc).astimezone(settings.tz)
+    print(f"OAuth2 token saved to {source.file.path} (mode 600; access token valid until {valid:%Y-%m-%d %H:%M %Z})")
+    return 0
+
+
 def cmd_poll(args: argparse.Namespace) -> int:
     from mailbot.runner import poll_once
 
@@ -291,6 +306,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "registry import": cmd_registry_import, "registry list": cmd_registry_list,
     "quarantine list": cmd_quarantine_list, "quarantine requeue": cmd_quarantine_requeue,
     "report": cmd_report, "archive export": cmd_archive_export, "demo": cmd_demo,
+    "oauth login": cmd_oauth_login,
 }
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from mailbot.app import build_app
 from mailbot.cases.ocr import INSTALL_COMMAND, ocr_available
 from mailbot.config import Settings
+from mailbot.domain.errors import MailbotError
 from mailbot.intake.fetch import open_mailbox
 from mailbot.store.db import display_url
 
@@ -28,6 +31,15 @@ def check(settings: Settings) -> int:
     print(f"database {display_url(settings.database_url)}: ok")
     print(_ocr_line(settings))
     ok = True
+    if app.oauth is not None:
+        try:
+            app.oauth.access_token()  # refreshes (and saves a rotated refresh token) when it is due
+            expires = app.oauth.expires_at() or 0.0
+            print(f"OAuth2 token {app.oauth.file.path}: ok (access token valid until "
+                  f"{datetime.fromtimestamp(expires, timezone.utc).astimezone(settings.tz):%Y-%m-%d %H:%M %Z})")
+        except MailbotError as exc:
+            print(f"OAuth2 token {app.oauth.file.path}: FAILED: {exc}")
+            ok = False
     try:
         with open_mailbox(app) as mb:
             st = mb.select(settings.imap.folder)

@@ -91,4 +91,6 @@ def build_parser(handlers: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     sp.add_argument("dest", metavar="DEST.zip")
     sp.add_argument("--force", action="store_true", help="replace an existing DEST.zip")
     add("demo", "self-contained run on loopback with embedded IMAP and SMTP servers")
+    group("oauth", "OAuth2 sign-in of the mailbox (Microsoft 365, Google)")
+    add("oauth login", "obtain the first token with the device-code flow (open a URL, enter a code)")
     return p

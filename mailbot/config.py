@@ -46,6 +46,7 @@ class ImapSettings:
     security: str = "ssl"
     username: str = ""
     password_env: str = "MAILBOT_IMAP_PASSWORD"
+    auth: str = "password"  # "password" (LOGIN) or "oauth2" (XOAUTH2 with the token of [oauth2])
     folder: str = "INBOX"
     processed_folder: str = "mailbot/processed"
     quarantine_folder: str = "mailbot/quarantine"
@@ -69,6 +70,7 @@ class SmtpSettings:
     timeout_seconds: int = 30
     ca_file: str = ""
     connections: int = 3  # SMTP connections a flush uses at once (a backlog's mail goes out in parallel)
+    auth: str = "password"  # "password" (AUTH with username/password_env) or "oauth2" (XOAUTH2)
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,23 @@ class OcrSettings:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """`[oauth2]`: the app registration mailbot signs in with (Microsoft 365 or Google) for XOAUTH2."""
+
+    provider: str = ""  # microsoft | google | custom
+    client_id: str = ""
+    client_secret_env: str | None = None  # Google needs a client secret; Microsoft public clients do not
+    tenant: str = "common"  # Microsoft: the directory (tenant) id or domain
+    device_url: str = ""  # custom provider (or an override): device authorization endpoint
+    token_url: str = ""  # custom provider (or an override): token endpoint
+    scope: str = ""  # default: the provider's IMAP + SMTP scopes
+    token_file: Path = Path("data/oauth2-token.json")  # default: data_dir/oauth2-token.json
+
+
+OAUTH_PROVIDERS = ("microsoft", "google", "custom")
+
+
+@dataclass(frozen=True)
 class SecuritySettings:
     secret_env: str = "MAILBOT_SECRET"
 
@@ -173,18 +192,30 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     ocr: OcrSettings = field(default_factory=OcrSettings)
+    oauth2: OAuthSettings = field(default_factory=OAuthSettings)
+
+    @property
+    def uses_oauth2(self) -> bool:
+        return "oauth2" in (self.imap.auth, self.smtp.auth)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.office.timezone)
 
     def imap_password(self) -> str:
+        if self.imap.auth == "oauth2":
+            return ""  # XOAUTH2: the token file of [oauth2] instead
         return _secret(self.imap.password_env, "imap.password_env")
 
     def smtp_password(self) -> str | None:
-        if not self.smtp.username:
+        if not self.smtp.username or self.smtp.auth == "oauth2":
             return None
         return _secret(self.smtp.password_env or "", "smtp.password_env")
+
+    def oauth2_client_secret(self) -> str | None:
+        if not self.uses_oauth2 or not self.oauth2.client_secret_env:
+            return None
+        return _secret(self.oauth2.client_secret_env, "oauth2.client_secret_env")
 
     def secret_key(self) -> bytes:
         return _secret(self.security.secret_env, "security.secret_env").encode()
@@ -193,6 +224,7 @@ class Settings:
         """Fail early (exit 2) when an env var the config names is unset."""
         self.imap_password()
         self.smtp_password()
+        self.oauth2_client_secret()
         self.secret_key()
 
 
@@ -234,7 +266,10 @@ def _imap(r: TableReader) -> ImapSettings:
         port=positive(r.get("port", int, d.port), "imap.port"),
         security=security_mode(r.get("security", str, d.security), "imap.security"),
         username=r.required("username", str),
-        password_env=env_name(r.required("password_env", str), "imap.password_env") or "",
+        password_env=(env_name(r.get("password_env", str, ""), "imap.password_env") or ""
+                      if r.get("auth", str, d.auth) == "oauth2"
+                      else env_name(r.required("password_env", str), "imap.password_env") or ""),
+        auth=auth_mode(r.get("auth", str, d.auth), "imap.auth"),
         folder=r.get("folder", str, d.folder),
         processed_folder=r.get("processed_folder", str, d.processed_folder),
         quarantine_folder=r.get("quarantine_folder", str, d.quarantine_folder),
@@ -266,11 +301,14 @@ def _smtp(r: TableReader) -> SmtpSettings:
         timeout_seconds=positive(r.get("timeout_seconds", int, d.timeout_seconds), "smtp.timeout_seconds"),
         ca_file=ca_file_path(r, "smtp"),
         connections=positive(r.get("connections", int, d.connections), "smtp.connections"),
+        auth=auth_mode(r.get("auth", str, d.auth), "smtp.auth"),
     )
     r.finish()
     if s.connections > 10:
         raise ConfigError("smtp.connections: at most 10 (mail servers limit connections per client)")
-    if s.username and not s.password_env:
+    if s.auth == "oauth2" and not s.username:
+        raise ConfigError("smtp.username: required when smtp.auth = \"oauth2\" (the mailbox the token belongs to)")
+    if s.username and not s.password_env and s.auth == "password":
         raise ConfigError("smtp.password_env: required when smtp.username is set")
     return s
 
@@ -331,7 +369,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
 def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
     base = path.resolve().parent
     known = {"office", "imap", "smtp", "database", "storage", "admins", "documents",
-             "reminders", "sla", "limits", "security", "ocr"}
+             "reminders", "sla", "limits", "security", "oauth2", "ocr"}
     for key in raw:
         if key not in known:
             hint = difflib.get_close_matches(key, sorted(known), n=1)
@@ -365,10 +403,47 @@ def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
         limits=simple_table(LimitSettings, TableReader(raw.get("limits", {}), "limits")),
         security=_security_settings(TableReader(raw.get("security", {}), "security")),
         ocr=simple_table(OcrSettings, TableReader(raw.get("ocr", {}), "ocr")),
+        oauth2=_oauth2(TableReader(raw.get("oauth2", {}), "oauth2"), data_dir, base,
+                       needed="oauth2" in (raw["imap"].get("auth"), raw["smtp"].get("auth"))),
     )
 
 
 def _security_settings(r: TableReader) -> SecuritySettings:
     s = simple_table(SecuritySettings, r)
     env_name(s.secret_env, "security.secret_env")
+    return s
+
+
+def auth_mode(value: str, key: str) -> str:
+    if value not in ("password", "oauth2"):
+        raise ConfigError(f"{key}: {value!r} must be \"password\" or \"oauth2\"")
+    return value
+
+
+def _oauth2(r: TableReader, data_dir: Path, base: Path, *, needed: bool) -> OAuthSettings:
+    token_file = r.get("token_file", str, "")
+    s = OAuthSettings(
+        provider=r.get("provider", str, ""),
+        client_id=r.get("client_id", str, ""),
+        client_secret_env=env_name(r.get("client_secret_env", str, None), "oauth2.client_secret_env") or None,
+        tenant=r.get("tenant", str, OAuthSettings.tenant),
+        device_url=r.get("device_url", str, ""),
+        token_url=r.get("token_url", str, ""),
+        scope=r.get("scope", str, ""),
+        token_file=resolve_path(base, token_file) if token_file else data_dir / "oauth2-token.json",
+    )
+    r.finish()
+    if not needed:
+        return s
+    if s.provider not in OAUTH_PROVIDERS:
+        raise ConfigError(f"oauth2.provider: {s.provider!r} must be one of {', '.join(OAUTH_PROVIDERS)} "
+                          "(imap.auth or smtp.auth is \"oauth2\")")
+    if not s.client_id:
+        raise ConfigError("oauth2.client_id: required; the application (client) id of the app registration")
+    if s.provider == "custom" and not (s.token_url and s.device_url):
+        raise ConfigError("oauth2.token_url: provider \"custom\" needs token_url and device_url")
+    for key in ("token_url", "device_url"):
+        url = getattr(s, key)
+        if url and not re.match(r"^https://|^http://(127\.0\.0\.1|localhost|\[::1\])[:/]", url):
+            raise ConfigError(f"oauth2.{key}: {url!r} must be an https:// address (plain http only on loopback)")
     return s

@@ -19,6 +19,7 @@ from mailbot.domain.kinds import missing_kinds
 from mailbot.domain.nip import nips_in
 from mailbot.domain.states import OPEN_STATUSES, RequestType
 from mailbot.domain.workflow import Decision, on_documents_checked
+from mailbot.store.audit import add_event
 from mailbot.store.models import Case, Document, Finding, InboundMessage, Ppk
 
 
@@ -116,8 +117,11 @@ def check_case(s: Session, app: App, case: Case, body: str, now: datetime) -> Ch
 def evaluate_and_apply(s: Session, app: App, case: Case, body: str, now: datetime, actor: str, *,
                        first_contact: bool, message_row: InboundMessage | None) -> Decision | None:
     """Check the case and apply what the workflow decides (ack, incomplete, a review round). While a file of
-    the case waits for OCR nothing is decided (None): the OCR pass calls this again once all are read."""
+    the case waits for OCR nothing is decided (None): the OCR pass calls this again once all are read (an
+    audit event says so; without a message, e.g. a walk-in, it keeps the text the checks are to use)."""
     if ocrcache.pending(s, case):
+        add_event(s, case, actor, ocrcache.WAITING_EVENT, now, detail="" if message_row else body,
+                  message_id=message_row.id if message_row else None)
         return None
     outcome = check_case(s, app, case, body, now)
     decision = on_documents_checked(view(s, case), outcome.complete, first_contact, outcome.missing)

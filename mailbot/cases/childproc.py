@@ -44,6 +44,62 @@ def spawn(module: str, *args: str, env: dict[str, str] | None = None) -> subproc
                             env=child_env)
 
 
+def start(what: str, module: str, *args: str, env: dict[str, str] | None = None,
+          start_seconds: float = 30.0) -> subprocess.Popen[bytes] | None:
+    """A new child (spawn) that said "ready" within `start_seconds`; None (logged, naming `what`) when none
+    starts."""
+    try:
+        proc = spawn(module, *args, env=env)
+    except OSError as exc:
+        log.warning("no %s process (%s)", what, exc)
+        return None
+    try:
+        if receive(proc, time.monotonic() + start_seconds) != "ready":
+            raise Gone(False)
+    except Gone as exc:
+        log.warning("%s did not start (%s)", what, exc)
+        discard(proc)
+        return None
+    return proc
+
+
+class Child:
+    """One reused child process: started on first use (`command()` says how), replaced after it was killed
+    or died; `starts` counts the processes started, `jobs` what the current one was given."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self.jobs = 0
+
+    def command(self) -> tuple[str, str, tuple[str, ...], dict[str, str] | None, float]:
+        """(what, module, arguments, extra environment, start seconds) of a new child."""
+        raise NotImplementedError
+
+    def _running(self) -> subprocess.Popen[bytes] | None:
+        """The live child, started if needed; None when none can start."""
+        if self.proc is not None and self.proc.poll() is None:
+            return self.proc
+        self._discard()
+        what, module, args, env, start_seconds = self.command()
+        proc = start(what, module, *args, env=env, start_seconds=start_seconds)
+        if proc is None:
+            return None
+        self.proc, self.jobs = proc, 0
+        self.starts += 1
+        return proc
+
+    def _discard(self) -> None:
+        """Kill and reap the child, if any."""
+        proc, self.proc = self.proc, None
+        discard(proc)
+
+    def close_child(self) -> None:
+        """End the child: end of its input, then a kill if it does not exit at once."""
+        proc, self.proc = self.proc, None
+        close(proc)
+
+
 def send(proc: subprocess.Popen[bytes], job: Any) -> None:
     """One job to the child (OSError/ValueError when its stdin is gone)."""
     assert proc.stdin is not None

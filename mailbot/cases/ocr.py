@@ -38,22 +38,6 @@ _ALNUM = re.compile(r"[^\W_]", re.UNICODE)
 
 
 @dataclass(frozen=True)
-class OcrLimits:
-    """What reading one file may cost; from the office's [ocr] table (ocr_limits)."""
-
-    dpi: int = 300
-    max_pages: int = 20
-    max_pixels: int = 40_000_000
-    seconds_per_page: float = 30.0
-    memory_mb: int = 1024
-
-
-def ocr_limits(settings: OcrSettings) -> OcrLimits:
-    return OcrLimits(settings.dpi, settings.max_pages, settings.max_pixels, float(settings.seconds_per_page),
-                     settings.memory_mb)
-
-
-@dataclass(frozen=True)
 class OcrOutcome:
     """What OCR made of one file: its text (text-layer pages kept as they are), the mean confidence of the
     words it read (None when it read none), each word with its confidence, pages, seconds, and the problem
@@ -118,7 +102,7 @@ class Engine:
     def close(self) -> None:
         self.api.End()
 
-    def read(self, data: bytes, file_type: str, limits: OcrLimits,
+    def read(self, data: bytes, file_type: str, limits: OcrSettings,
              on_pages: Callable[[int], None] = lambda n: None) -> OcrOutcome:
         """OCR of one file; `on_pages` is told the number of pages before the reading starts (the worker
         sets its time limit by it). Never raises but MemoryError."""
@@ -133,7 +117,7 @@ class Engine:
             log.info("OCR: unreadable %s (%s: %s)", file_type, type(exc).__name__, exc)
             return OcrOutcome(seconds=time.monotonic() - t0, problem=UNREADABLE)
 
-    def _image(self, data: bytes, limits: OcrLimits, on_pages: Callable[[int], None], t0: float) -> OcrOutcome:
+    def _image(self, data: bytes, limits: OcrSettings, on_pages: Callable[[int], None], t0: float) -> OcrOutcome:
         from PIL import Image, ImageOps
 
         Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow's decompression-bomb guard, at our limit
@@ -150,7 +134,7 @@ class Engine:
         words, text = self._recognise(gray, resolution)
         return _outcome([text], words, 1, t0)
 
-    def _pdf(self, data: bytes, limits: OcrLimits, on_pages: Callable[[int], None], t0: float) -> OcrOutcome:
+    def _pdf(self, data: bytes, limits: OcrSettings, on_pages: Callable[[int], None], t0: float) -> OcrOutcome:
         import pypdfium2 as pdfium
 
         pdf = pdfium.PdfDocument(data)

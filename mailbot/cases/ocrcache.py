@@ -14,9 +14,10 @@ from mailbot.cases.documents import kinds_in, text_too_thin
 from mailbot.cases.ocr import LIMIT_MEMORY, LIMIT_PAGES, LIMIT_PIXELS, LIMIT_TIME, UNREADABLE, ocr_available
 from mailbot.config import OcrSettings
 from mailbot.domain.kinds import DocumentKind
-from mailbot.store.models import Case, Document, OcrResult
+from mailbot.store.models import Case, Document, Event, OcrResult
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
+WAITING_EVENT = "ocr_pending"  # the audit event of checks deferred until the case's files are read
 
 _MANUAL = "Berkas perlu diperiksa manual: "
 PROBLEMS: dict[str, str] = {
@@ -68,6 +69,12 @@ def pending(s: Session, case: Case) -> bool:
     return s.scalar(select(Document.id).join(OcrResult, OcrResult.sha256 == Document.sha256)
                     .where(Document.case_id == case.id, Document.text_source.is_(None),
                            OcrResult.status == PENDING).limit(1)) is not None
+
+
+def deferred_body(s: Session, case: Case) -> str:
+    """The text the deferred checks of a case without a message were given (its latest WAITING_EVENT)."""
+    return s.scalar(select(Event.detail).where(Event.case_id == case.id, Event.kind == WAITING_EVENT)
+                    .order_by(Event.id.desc()).limit(1)) or ""
 
 
 def confidences(s: Session, documents: Sequence[Document]) -> dict[str, tuple[float | None, tuple[str, ...]]]:

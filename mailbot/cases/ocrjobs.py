@@ -116,7 +116,10 @@ def _store(app: App, sha: str, outcome: OcrOutcome, now: datetime, body_of: Body
                 continue
             message_ids = [d.message_id for d in docs if d.case_id == case_id and d.message_id is not None]
             message = s.get(InboundMessage, max(message_ids)) if message_ids else None
-            body = body_of(app, message) if message is not None and body_of is not None else ""
+            if message is None:
+                body = ocrcache.deferred_body(s, case)
+            else:
+                body = body_of(app, message) if body_of is not None else ""
             evaluate_and_apply(s, app, case, body, now, f"ppk:{case.sender}",
                                first_contact=case.status == CaseStatus.RECEIVED, message_row=message)
             counts.cases += 1

@@ -10,32 +10,27 @@ import logging
 import pickle
 import queue
 import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
 
 from mailbot.cases.childproc import (
+    Child,
     Gone,
     answer,
     child_streams,
     cpu_budget,
-    discard,
     limit_memory,
     receive,
     send,
-    spawn,
 )
-from mailbot.cases.childproc import close as close_child
 from mailbot.cases.ocr import (
     LIMIT_MEMORY,
     LIMIT_TIME,
     UNAVAILABLE,
     Engine,
-    OcrLimits,
     OcrOutcome,
-    ocr_limits,
 )
 from mailbot.config import OcrSettings
 
@@ -47,16 +42,13 @@ RECYCLE_AFTER = 500  # files one child reads before it is replaced (whatever it 
 Job = tuple[str, bytes, str]  # (key, data, file type)
 
 
-class OcrWorker:
+class OcrWorker(Child):
     """One `python -m mailbot.cases.ocrworker_main` child, started on first use and replaced after it was
     killed or died."""
 
     def __init__(self, settings: OcrSettings) -> None:
+        super().__init__()
         self.settings = settings
-        self.limits = ocr_limits(settings)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0  # child processes this worker has started
-        self.jobs = 0  # files the current child was given
 
     def read(self, data: bytes, file_type: str) -> OcrOutcome:
         """OCR of one file in the child, or an outcome whose problem is the limit it hit (or UNAVAILABLE)."""
@@ -65,16 +57,16 @@ class OcrWorker:
             return OcrOutcome(problem=UNAVAILABLE)
         t0 = time.monotonic()
         try:
-            send(proc, (data, file_type, self.limits))
+            send(proc, (data, file_type, self.settings))
         except (OSError, ValueError) as exc:  # died while idle (killed from outside): once more, in a new one
             log.warning("OCR worker gone (%s); starting another", exc)
             self._discard()
             proc = self._running()
             if proc is None:
                 return OcrOutcome(problem=UNAVAILABLE)
-            send(proc, (data, file_type, self.limits))
+            send(proc, (data, file_type, self.settings))
         self.jobs += 1
-        per_page = self.limits.seconds_per_page
+        per_page = self.settings.seconds_per_page
         try:
             first = receive(proc, time.monotonic() + max(OPEN_SECONDS, per_page))
             if isinstance(first, OcrOutcome):  # not read at all (a limit, unreadable): no pages announced
@@ -93,35 +85,14 @@ class OcrWorker:
             self._discard()  # not trusted with the next file after running out of memory; or just old
         return outcome
 
-    def _running(self) -> subprocess.Popen[bytes] | None:
-        if self.proc is not None and self.proc.poll() is None:
-            return self.proc
-        self._discard()
+    def command(self) -> tuple[str, str, tuple[str, ...], dict[str, str] | None, float]:
         s = self.settings
-        try:
-            proc = spawn("mailbot.cases.ocrworker_main", str(s.memory_mb), s.tessdata, s.lang,
-                         env={"OMP_THREAD_LIMIT": "1"})  # one core per worker: the pool is the parallelism
-        except OSError as exc:
-            log.warning("no OCR worker process (%s)", exc)
-            return None
-        self.proc, self.jobs = proc, 0
-        self.starts += 1
-        try:
-            if receive(proc, time.monotonic() + START_SECONDS) != "ready":
-                raise Gone(False)
-        except Gone as exc:
-            log.warning("OCR worker did not start (%s)", exc)
-            self._discard()
-            return None
-        return proc
-
-    def _discard(self) -> None:
-        proc, self.proc = self.proc, None
-        discard(proc)
+        return ("OCR worker", "mailbot.cases.ocrworker_main", (str(s.memory_mb), s.tessdata, s.lang),
+                {"OMP_THREAD_LIMIT": "1"},  # one core per worker: the pool is the parallelism
+                START_SECONDS)
 
     def close(self) -> None:
-        proc, self.proc = self.proc, None
-        close_child(proc)
+        self.close_child()
 
 
 class OcrPool:
@@ -193,7 +164,7 @@ def close_pools() -> None:
 
 # -- the child --------------------------------------------------------------------------------------
 def serve(memory_mb: int, tessdata: str, lang: str) -> None:
-    """The worker's loop: (data, file type, limits) in; the page count, then the OcrOutcome out (or only
+    """The worker's loop: (data, file type, the [ocr] settings: its limits) in; the page count, then the OcrOutcome out (or only
     the outcome when the file is not read), until stdin ends."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s [ocr]: %(message)s",
                         stream=sys.stderr)
@@ -207,7 +178,7 @@ def serve(memory_mb: int, tessdata: str, lang: str) -> None:
         except EOFError:
             engine.close()
             return
-        assert isinstance(limits, OcrLimits)
+        assert isinstance(limits, OcrSettings)
 
         def pages_known(n: int, per_page: float = limits.seconds_per_page) -> None:
             cpu_budget(per_page * max(n, 1) + OPEN_SECONDS)

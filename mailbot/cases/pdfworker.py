@@ -6,7 +6,6 @@ import atexit
 import logging
 import pickle
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -14,17 +13,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from mailbot.cases.childproc import (
+    Child,
     Gone,
     answer,
     child_streams,
     cpu_budget,
-    discard,
     limit_memory,
     receive,
     send,
-    spawn,
 )
-from mailbot.cases.childproc import close as close_child
 from mailbot.cases.pdftext import pdf_text
 from mailbot.config import LimitSettings
 
@@ -58,16 +55,14 @@ def pdf_limits(limits: LimitSettings) -> PdfLimits:
     return PdfLimits(float(limits.pdf_seconds), limits.pdf_memory_mb)
 
 
-class PdfWorker:
+class PdfWorker(Child):
     """One `python -m mailbot.cases.pdfworker_main` child reading PDFs one at a time (pickles over its
     stdin, length-prefixed pickles back on its stdout), started on first use and replaced after it was
     killed or died. (A plain child process rather than multiprocessing, as for the prefetch helper.)"""
 
     def __init__(self, limits: PdfLimits = DEFAULT_LIMITS) -> None:
+        super().__init__()
         self.limits = limits
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0  # how many child processes this worker has started
-        self.jobs = 0  # files the current child was given
         self.lock = threading.Lock()
 
     def text(self, data: bytes, max_pages: int = 30, seconds: float | None = None) -> tuple[str, str | None]:
@@ -109,37 +104,14 @@ class PdfWorker:
             return (result[0], result[1]), fresh
         return pdf_text(data, max_pages), True
 
-    def _running(self) -> subprocess.Popen[bytes] | None:
-        """The live child, started if needed; None when none can start (the caller reads in-process)."""
-        if self.proc is not None and self.proc.poll() is None:
-            return self.proc
-        self._discard()
-        try:
-            proc = spawn("mailbot.cases.pdfworker_main", str(self.limits.memory_mb))
-        except OSError as exc:
-            log.warning("no PDF worker process (%s); reading PDFs without limits", exc)
-            return None
-        self.proc, self.jobs = proc, 0
-        self.starts += 1
-        try:
-            if receive(proc, time.monotonic() + START_SECONDS) != "ready":
-                raise Gone(False)
-        except Gone as exc:
-            log.warning("PDF worker did not start (%s); reading PDFs without limits", exc)
-            self._discard()
-            return None
-        return proc
-
-    def _discard(self) -> None:
-        """Kill and reap the child, if any."""
-        proc, self.proc = self.proc, None
-        discard(proc)
+    def command(self) -> tuple[str, str, tuple[str, ...], dict[str, str] | None, float]:
+        return ("PDF worker (reading PDFs without limits)", "mailbot.cases.pdfworker_main",
+                (str(self.limits.memory_mb),), None, START_SECONDS)
 
     def close(self) -> None:
         """End the child: end of its input, then a kill if it does not exit at once."""
         with self.lock:
-            proc, self.proc = self.proc, None
-            close_child(proc)
+            self.close_child()
 
 
 _shared: PdfWorker | None = None

@@ -141,15 +141,15 @@ def _has_scan(f: CaseFacts) -> bool:
     return any(d.usable and (d.ocr or d.needs_manual_check) for d in f.documents)
 
 
+_NIP_GROUPS = (0, 8, 14, 15, 18)  # where the printed groups 8-6-1-3 begin and end
+
+
 def _low_confidence(nip: str, doc: DocFacts | None) -> bool:
-    """Whether OCR read a part of `nip` (three or more of its digits) as a low-confidence word."""
+    """Whether OCR read one or more of `nip`'s printed groups (three digits or more) as a low-confidence word."""
     if doc is None:
         return False
-    for word in doc.low_confidence_words:
-        digits = re.sub(r"[^0-9]", "", to_digits(word))
-        if len(digits) >= 3 and digits in nip:
-            return True
-    return False
+    parts = {nip[i:j] for i in _NIP_GROUPS for j in _NIP_GROUPS if j - i >= 3}
+    return any(re.sub(r"[^0-9]", "", to_digits(word)) in parts for word in doc.low_confidence_words)
 
 
 def _near(a: str, b: str) -> bool:

@@ -8,6 +8,7 @@ every value is checked (a date must exist, a year must be plausible, a NIP must 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -198,7 +199,7 @@ def _name_before(text: str, start: int) -> str:
 
 _SIGNER_REACH = 250  # characters from a signature's title line to its NIP
 # Words of the decree's body: between a signature title and its NIP there are none of them.
-_DECREE_BODY = re.compile(r"menimbang|mengingat|memutuskan|menetapkan|kesatu|daftar|nama ?:|no nama")
+_DECREE_BODY = re.compile(r"menimbang|mengingat|memutuskan|menetapkan|kesatu|lampiran|daftar|nama ?:|no nama")
 
 
 def appointees(text: str, *, ocr: bool, today: date) -> tuple[Appointee, ...]:
@@ -210,11 +211,13 @@ def appointees(text: str, *, ocr: bool, today: date) -> tuple[Appointee, ...]:
     # over the decree's considerations ("KEPALA DINAS …," before "Menimbang").
     markers = [(m.end(), _SIGNER_REACH) for m in _SIGNER_TITLE.finditer(text)]
     markers += [(m.end(), 2 * _SIGNER_REACH) for m in _DITETAPKAN_DI.finditer(text)]
+    starts = [p for p, _, _ in positions]
     signer_at: set[int] = set()
     for marker, reach in markers:
-        after = [p for p, _, _ in positions if p >= marker]
-        if after and after[0] - marker <= reach and not _DECREE_BODY.search(ocr_normal(text[marker:after[0]])):
-            signer_at.add(after[0])
+        i = bisect_left(starts, marker)
+        if i < len(starts) and starts[i] - marker <= reach \
+                and not _DECREE_BODY.search(ocr_normal(text[marker:starts[i]])):
+            signer_at.add(starts[i])
     out: dict[str, Appointee] = {}
     for pos, nip, exact in positions:
         if pos in signer_at or not check_nip(nip, today).valid:
@@ -237,7 +240,8 @@ def unread_nips(text: str, *, ocr: bool, today: date) -> int:
     for line in text.split("\n"):
         end = start + len(line)
         runs = [m for m in _DIGIT_RUN.finditer(line) if sum(ch.isdigit() for ch in m.group(0)) >= 12]
-        if runs and not any(start <= pos <= end for pos in read_at):
+        i = bisect_left(read_at, start)
+        if runs and not (i < len(read_at) and read_at[i] <= end):
             count += 1
         start = end + 1
     return count

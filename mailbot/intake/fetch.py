@@ -237,5 +237,6 @@ def open_mailbox(app: App) -> ImapMailbox:
     password = app.secrets.imap_password
     if password is None:
         password = app.settings.imap_password()  # raises the one-line error naming imap.password_env
+    token = app.oauth.access_token if app.oauth is not None and s.auth == "oauth2" else None
     return ImapMailbox(ImapParams(s.host, s.port, s.security, s.username, password,
-                                  float(s.timeout_seconds), app.verify_tls, s.ca_file))
+                                  float(s.timeout_seconds), app.verify_tls, s.ca_file, token=token))

@@ -53,6 +53,7 @@ class ImapParams:
     timeout: float = 30.0
     verify_tls: bool = True
     ca_file: str = ""
+    token: Callable[[], str] | None = None  # XOAUTH2: gives a valid access token (then `password` is unused)
 
 
 FETCH_CHUNK = 4 * 1024 * 1024  # bytes per partial FETCH of a large message
@@ -93,8 +94,11 @@ class ImapMailbox:
                                 timeout=p.timeout)
             if p.security == "starttls":
                 client.starttls(context)
-            client.login(p.username, p.password)
-        except (IMAPClientError, OSError, socket.error, ssl.SSLError) as exc:
+            if p.token is not None:
+                client.oauth2_login(p.username, p.token())
+            else:
+                client.login(p.username, p.password)
+        except (IMAPClientError, OSError, socket.error, ssl.SSLError, MailbotError) as exc:
             # The password is never part of the message: imapclient does not echo it.
             raise MailboxError(f"IMAP {p.host}:{p.port}: {type(exc).__name__}: {exc}") from exc
         self.client = client

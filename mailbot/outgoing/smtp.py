@@ -7,6 +7,7 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +27,7 @@ class SmtpParams:
     timeout: float = 30.0
     verify_tls: bool = True
     ca_file: str = ""
+    token: Callable[[], str] | None = None  # XOAUTH2: gives a valid access token (then `password` is unused)
 
 
 class TemporaryFailure(MailbotError):
@@ -71,15 +73,22 @@ class SmtpSender:
             conn = smtplib.SMTP(p.host, p.port, timeout=p.timeout)
             if p.security == "starttls":
                 conn.starttls(context=ctx)
-        if p.username:
-            conn.login(p.username, p.password or "")
+        try:
+            if p.username and p.token is not None:
+                _xoauth2(conn, p.username, p.token())
+            elif p.username:
+                conn.login(p.username, p.password or "")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def send(self, from_address: str, recipients: list[str], raw: bytes) -> None:
         if self.conn is None:
             try:
                 self.conn = self._open()
-            except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            except (smtplib.SMTPException, OSError, ssl.SSLError, MailbotError) as exc:
+                # MailbotError: no OAuth2 access token (the refresh failed); the mail waits in the outbox.
                 self._drop()
                 raise TemporaryFailure(f"connect {self.params.host}:{self.params.port}: "
                                        f"{type(exc).__name__}: {exc}", connection=True) from exc
@@ -178,6 +187,14 @@ def _sendmail_streamed(conn: smtplib.SMTP, from_address: str, recipients: list[s
             _rset(conn)
         raise smtplib.SMTPDataError(code, reply)
     return refused
+
+
+def _xoauth2(conn: smtplib.SMTP, username: str, access_token: str) -> None:
+    """AUTH XOAUTH2 with the initial response; the server's error challenge (a JSON status) is answered with
+    an empty line, after which it sends the final 535."""
+    conn.ehlo_or_helo_if_needed()
+    initial = f"user={username}\x01auth=Bearer {access_token}\x01\x01"
+    conn.auth("XOAUTH2", lambda challenge=None: "" if challenge else initial, initial_response_ok=True)
 
 
 def _rset(conn: smtplib.SMTP) -> None:

@@ -5,19 +5,23 @@ again; without language data scans are manual checks; a decompression bomb is a 
 from __future__ import annotations
 
 import dataclasses
+import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from mailbot.admin.hardcopy import register_hardcopy
 from mailbot.cases.ocr import INSTALL_COMMAND
 from mailbot.cases.ocrpool import shared_pool
 from mailbot.cli import main
 from mailbot.domain.states import CaseStatus
-from mailbot.store.models import Case, Document, OcrResult
+from mailbot.scheduler import Daemon
+from mailbot.store.models import Case, Document, Event, OcrResult
 from tests.support.bot import Bot
 from tests.support.documents import sample_request_letter
-from tests.support.mails import PPK_A, request_email
+from tests.support.mails import PPK_A, complete_request, request_email
 from tests.support.ocr import photographed_sk, png_bomb, require_ocr, scanned_letter
 from tests.support.review import body
 
@@ -140,3 +144,50 @@ def test_a_decompression_bomb_is_a_finding_and_the_poll_finishes(any_bot: Bot) -
     with any_bot.app.factory() as s:
         row = s.get(OcrResult, bomb.sha256)
         assert row is not None and row.status == "failed" and row.problem == "pixels"
+
+
+def test_in_the_daemon_a_text_request_is_answered_while_scans_wait_for_ocr(any_bot: Bot) -> None:
+    """The daemon's poll never waits for OCR: of a scans request and a text-PDF request arriving together,
+    the text one is answered first, while the scans' case still waits; then the OCR thread decides it."""
+    require_ocr()
+    bot = any_bot
+    bot.append(scans_request())
+    bot.append(complete_request())  # PPK A from the registry address, letter and SK with a text layer
+    daemon = Daemon(bot.app)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        admins = len(bot.app.settings.admins.emails)
+        first = bot.smtp.wait_for(1 + admins, timeout=60)  # the text request's ack and review_request
+        assert sorted(m.header("X-Mailbot-Template") or "" for m in first) == ["ack"] + ["review_request"] * admins
+        assert [m.rcpt_tos for m in first if m.header("X-Mailbot-Template") == "ack"] == [[PPK_A[2]]]
+        statuses = {c.sender: c.status for c in bot.all(Case)}
+        assert statuses[PRIVATE] == CaseStatus.RECEIVED  # its scans are still being read
+        bot.smtp.wait_for(2 + 2 * admins, timeout=180)
+        assert sorted(m.rcpt_tos[0] for m in bot.sent("ack")) == sorted([PPK_A[2], PRIVATE])
+        assert {c.sender: c.status for c in bot.all(Case)}[PRIVATE] == CaseStatus.AWAITING_REVIEW
+    finally:
+        daemon.stop_event.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+
+
+def test_a_walk_in_with_scans_is_checked_after_ocr_with_what_the_admin_typed(any_bot: Bot, tmp_path: Path) -> None:
+    """A hardcopy case has no message: the checks deferred for OCR keep the admin's name and NIP (an audit
+    event) and use them once the scans are read."""
+    require_ocr()
+    letter, photo = tmp_path / LETTER, tmp_path / PHOTO
+    letter.write_bytes(scanned_letter(NAME, NIP))
+    photo.write_bytes(photographed_sk(NAME, NIP))
+    now = datetime.now(timezone.utc)
+    register_hardcopy(any_bot.app, name=NAME, nip=NIP, email=PPK_A[2], request_type="reset_password",
+                      files=[letter, photo], user="admin", now=now)
+    [case] = any_bot.all(Case)
+    assert case.status == CaseStatus.RECEIVED
+    [waiting] = [e for e in any_bot.all(Event) if e.kind == "ocr_pending"]
+    assert waiting.case_id == case.id and NIP in waiting.detail
+    result = any_bot.poll()
+    assert result.ocr == 2 and not result.errors
+    [case] = any_bot.all(Case)
+    assert case.status != CaseStatus.RECEIVED and case.ppk_id is not None
+    assert {d.text_source for d in docs_of(any_bot, case).values()} == {"ocr"}

@@ -148,7 +148,7 @@ log_path = {workdir}/dovecot.log
 info_log_path = {workdir}/dovecot.log
 {ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 # The default 2 s penalty after a failed login would only slow the tests down.
 auth_failure_delay = 0
 # IDLE notices come from inotify; when a busy test machine has used up its inotify instances Dovecot
@@ -161,7 +161,7 @@ mail_uid = {ids.mail_user}
 mail_gid = {ids.mail_group}
 mail_location = maildir:~/Maildir
 
-# Every user name logs in with the one static password: each test takes a fresh
+{oauth2_passdb}# Every user name logs in with the one static password: each test takes a fresh
 # name and so a fresh, empty mailbox without touching the config.
 passdb {{
   driver = static
@@ -228,9 +228,11 @@ class DovecotServer:
 
     def __init__(self, workdir: Path | None = None, binary: str | None = None,
                  password: str = DOVECOT_PASSWORD, *, certs: LoopbackCerts | None = None,
-                 capability: str | None = None) -> None:
+                 capability: str | None = None, oauth2_introspection_url: str | None = None) -> None:
         """`certs`: serve TLS (`ssl = yes`): STARTTLS on `port` and implicit TLS on `ssl_port`.
-        `capability`: the post-login `imap_capability` the server announces instead of its own."""
+        `capability`: the post-login `imap_capability` the server announces instead of its own.
+        `oauth2_introspection_url`: also accept XOAUTH2/OAUTHBEARER, checking each token with that RFC 7662
+        introspection endpoint (Dovecot's oauth2 passdb), as Microsoft 365 and Google mailboxes do."""
         found = binary or find_dovecot()
         if found is None:
             raise FileNotFoundError("dovecot binary not found")
@@ -238,6 +240,7 @@ class DovecotServer:
         self.password = password
         self.certs = certs
         self.capability = capability
+        self.oauth2_introspection_url = oauth2_introspection_url
         self._owns_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="mb-dovecot-")) if workdir is None else workdir
         self.port: int | None = None
@@ -285,8 +288,17 @@ class DovecotServer:
                         "ssl_min_protocol = TLSv1.2")
         capability = ("" if self.capability is None
                       else f"protocol imap {{\n  imap_capability = {self.capability}\n}}\n")
+        mechanisms, oauth2_passdb = "plain login", ""
+        if self.oauth2_introspection_url:
+            mechanisms += " xoauth2 oauthbearer"
+            ext = self.workdir / "oauth2.conf.ext"
+            ext.write_text(f"introspection_mode = post\nintrospection_url = {self.oauth2_introspection_url}\n"
+                           "force_introspection = yes\nusername_attribute = username\n"
+                           "active_attribute = active\nactive_value = true\n")
+            oauth2_passdb = (f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                             f"  args = {ext}\n}}\n")
         self.conf_path.write_text(_DOVECOT_CONF.format(
-            listen=LOOPBACK, workdir=self.workdir, ids=ids, password=self.password, port=self.port,
+            mechanisms=mechanisms, oauth2_passdb=oauth2_passdb, listen=LOOPBACK, workdir=self.workdir, ids=ids, password=self.password, port=self.port,
             ssl=ssl_conf, ssl_port=self.ssl_port or 0, capability=capability, unprivileged=unprivileged))
 
     def start(self, timeout: float = 15.0) -> ImapEndpoint:

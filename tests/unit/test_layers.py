@@ -18,7 +18,7 @@ LAYERS: dict[str, int] = {
     "domain": 0,
     "config_reader": 1,
     "config": 2, "office_calendar": 2,
-    "store": 3,
+    "store": 3, "oauth2": 3,
     "outgoing": 4,
     "app": 5,
     "cases": 6,

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailbot.domain.kinds import DEFAULT_KINDS, SK_PENGANGKATAN, SURAT_PERMOHONAN, DocumentKind, text_matches
-from mailbot.domain.nip import find_nips, locate_nips, nip_readings, nips_in, read_ocr_nips
+from mailbot.domain.nip import check_nip, find_nips, locate_nips, nip_readings, nips_in, read_ocr_nips
 from mailbot.domain.text import ocr_normal
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ocr"
@@ -108,13 +110,13 @@ def test_nips_read_from_recorded_ocr_are_exact_and_none_is_invented(name: str) -
 
 
 def test_nips_exact_over_the_recorded_set() -> None:
-    """The share of NIPs read exactly over the set (target ≥ 95 % on the benchmark's larger set)."""
+    """The share of NIPs read exactly over the recorded set: at least 95 % (the issue's target)."""
     total = found = 0
     for name in NAMES:
         text, truth = fixture(name)
         total += len(truth["nips"])
         found += len({nip for nip, exact in read_ocr_nips(text, TODAY) if exact} & set(truth["nips"]))
-    assert found / total >= 0.9, (found, total)
+    assert found / total >= 0.95, (found, total)
 
 
 @pytest.mark.parametrize(("text", "nip", "exact"), [
@@ -172,3 +174,16 @@ def test_locate_nips_gives_positions_in_order_with_repeats() -> None:
     text = "NIP 19711109 199602 1 007 dan lagi 19711109 199602 1 OO7"
     assert [(nip, exact) for _, nip, exact in locate_nips(text, ocr=True, today=TODAY)] == [(NIP, True), (NIP, False)]
     assert [p for p, _, _ in locate_nips(text, ocr=True, today=TODAY)] == [4, text.index("19711109 199602 1 OO7")]
+
+
+@given(st.text(alphabet="0123456789 .,'`:;_-OoDQIl|iSsBZNIP\n", max_size=120))
+def test_ocr_reading_only_ever_returns_valid_nips(text: str) -> None:
+    for nip, _ in read_ocr_nips(text, TODAY):
+        assert len(nip) == 18 and nip.isdigit() and check_nip(nip, TODAY).valid
+
+
+@given(st.text(max_size=200))
+def test_normalising_and_matching_never_raise(text: str) -> None:
+    normal = ocr_normal(text)
+    assert "  " not in normal and normal == normal.strip()
+    kinds_of(text)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from mailbot.cases import pdfworker
+from mailbot.cases import childproc, pdfworker
 from mailbot.cases.documents import analyse_file
 from mailbot.cases.pdftext import pdf_text
 from mailbot.cases.pdfworker import LIMIT_MEMORY, LIMIT_TIME, PdfLimits, PdfWorker
@@ -128,7 +128,7 @@ def test_no_worker_process_reads_in_process(monkeypatch: pytest.MonkeyPatch) -> 
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("no processes here")
 
-    monkeypatch.setattr(pdfworker.subprocess, "Popen", refuse)
+    monkeypatch.setattr(childproc.subprocess, "Popen", refuse)  # the machinery starts every worker
     w = PdfWorker()
     letter = sample_request_letter("Budi Santoso", NIP)
     assert w.text(letter) == pdf_text(letter) and w.starts == 0

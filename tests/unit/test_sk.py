@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailbot.domain.findings import (
     BLOCKING,
@@ -257,8 +259,9 @@ def test_a_nip_read_only_after_mapping_is_uncertain_never_invalid() -> None:
 def test_a_nip_in_a_low_confidence_word_is_uncertain() -> None:
     [result] = nip_valid(facts(letter_doc(low=("199602.1", "Dengan"))))
     assert result.code == "nip_uncertain" and "tingkat keyakinan OCR rendah" in result.message
-    # words of two digits or fewer say nothing about a NIP
-    assert nip_valid(facts(letter_doc(low=("1", "02"))))[0].code == "nip_valid"
+    assert nip_valid(facts(letter_doc(low=("l9711109",))))[0].code == "nip_uncertain"
+    # words of two digits or fewer, or digits that are no group of the NIP, say nothing about it
+    assert nip_valid(facts(letter_doc(low=("1", "02", "1996", "2026"))))[0].code == "nip_valid"
 
 
 def test_letter_and_sk_that_disagree_by_a_digit_are_both_uncertain() -> None:
@@ -329,3 +332,27 @@ def test_every_code_a_rule_emits_has_its_intended_severity() -> None:
     assert codes <= set(BLOCKING_CODES) | CHECK_CODES
     assert {"nip_uncertain", "sk_old", "sk_contents", "sk_ppk_unread", "manual_check", "duplicate"} <= codes
     assert len(RULES) == 11
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+def test_read_sk_never_raises(text: str) -> None:
+    sk = read_sk(text, ocr=True, today=TODAY)
+    assert all(len(a.nip) == 18 for a in sk.appointees)
+
+
+def test_a_signer_without_nip_does_not_take_the_first_appointee_of_the_lampiran() -> None:
+    """A Bupati signs without a NIP and the lampiran's table follows at once: its first row is an appointee."""
+    text = ("MEMUTUSKAN:\nKESATU : Menetapkan PPK sebagaimana tercantum dalam Lampiran.\n"
+            "Ditetapkan di Sleman\npada tanggal 2 Januari 2026\nBUPATI SLEMAN,\n\nttd\n\nKUSTINI SRI PURNOMO\n"
+            "LAMPIRAN KEPUTUSAN BUPATI SLEMAN NOMOR 900/1/2026\nNo Nama NIP\n"
+            "1 Budi Santoso, S.T. 19711109 199602 1 007\n2 Siti Aminah, S.E. 19850214 201001 2 001\n")
+    sk = read_sk(text, ocr=True, today=TODAY)
+    assert [a.nip for a in sk.appointees] == [BUDI.nip, SITI.nip]
+    assert sk.nomor == "900/1/2026"  # only the lampiran repeats the number
+
+
+def test_a_signature_block_with_rank_and_an_on_behalf_title() -> None:
+    text = ("KESATU : Menetapkan Saudara:\nNama : Budi Santoso\nNIP : 19711109 199602 1 007\n"
+            "Ditetapkan di Sleman\npada tanggal 2 Januari 2026\na.n. BUPATI SLEMAN\nSEKRETARIS DAERAH,\n\n"
+            "Drs. HARDA KISWAYA, M.Si\nPembina Utama Madya\nNIP. 19650101 199003 1 010\n")
+    assert [(a.nama, a.nip) for a in read_sk(text, ocr=False, today=TODAY).appointees] == [("Budi Santoso", BUDI.nip)]
