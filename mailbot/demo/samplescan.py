@@ -347,8 +347,9 @@ def sk_image(
         indent=indent,
     )
 
-    needed = (len(appointees) + 3) * page.leading * 2
-    if arrangement == 1 or page.y + needed > page.height - page.mm(75):
+    # The table (a header row and a row each), KEDUA, the place and date, and the signature block.
+    needed = round((len(appointees) + 1) * page.leading * 1.5) + page.leading * 12
+    if arrangement == 1 or page.y + needed > page.height - page.mm(15):
         page = _Page(dpi, fonts, rng)
         pages.append(page)
         page.line(f"LAMPIRAN KEPUTUSAN NOMOR {nomor}", font=fonts.bold)
@@ -485,14 +486,15 @@ def _perspective_coeffs(dst: Sequence[tuple[float, float]], src: Sequence[tuple[
 PHONE_SIZE = (3000, 4000)  # 12 MP, portrait
 
 
-def _phone(gray: Image.Image, rng: random.Random) -> Image.Image:
-    """A hand-held photo of the page on a desk: tilt, uneven light, slight blur; RGB, 12 MP."""
-    out_w, out_h = PHONE_SIZE
+def _phone(gray: Image.Image, rng: random.Random, size: tuple[int, int] = PHONE_SIZE) -> Image.Image:
+    """A hand-held photo of the page on a desk: tilt, uneven light, slight blur; RGB, 12 MP unless told."""
+    out_w, out_h = size
+    scale = out_h / PHONE_SIZE[1]
     # The page fills 80–90 % of the frame, its corners pushed about by a tilted hand.
     fill = rng.uniform(0.80, 0.88)
     page_h = out_h * fill
     page_w = page_h * gray.width / gray.height
-    cx, cy = out_w / 2 + rng.uniform(-60, 60), out_h / 2 + rng.uniform(-60, 60)
+    cx, cy = out_w / 2 + rng.uniform(-60, 60) * scale, out_h / 2 + rng.uniform(-60, 60) * scale
     jitter = out_w * 0.035
     corners = [
         (cx - page_w / 2 + rng.uniform(-jitter, jitter), cy - page_h / 2 + rng.uniform(-jitter, jitter)),
@@ -517,7 +519,7 @@ def _phone(gray: Image.Image, rng: random.Random) -> Image.Image:
     shade = Image.linear_gradient("L").rotate(rng.choice((0, 90, 180, 270))).resize(
         (out_w, out_h), Image.Resampling.BILINEAR).point(lambda v: 255 - v * 45 // 255)
     lit = ImageChops.multiply(ImageChops.multiply(scene, light), shade)
-    blurred = lit.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 1.6)))
+    blurred = lit.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 1.6) * scale))
     # A warm colour cast: the result is an RGB photo like a phone's.
     r = blurred.point(lambda v: min(255, v + 8))
     b = blurred.point(lambda v: max(0, v - 10))
@@ -525,15 +527,17 @@ def _phone(gray: Image.Image, rng: random.Random) -> Image.Image:
 
 
 def as_phone_photo_jpeg(image: Image.Image, seed: int = 0, *, orientation: int = 1,
-                        quality: int = 88, photographed: bool = False) -> bytes:
+                        quality: int = 88, photographed: bool = False,
+                        size: tuple[int, int] = PHONE_SIZE) -> bytes:
     """A phone photo of the page as JPEG bytes: 12 MP, EXIF 72 dpi, EXIF orientation when asked.
 
     `orientation` 6 or 8 stores the pixels rotated as a phone held sideways does (viewers and
     `ImageOps.exif_transpose` turn it upright again); 3 stores it upside down. Pass
-    `photographed=True` when `image` already went through `degrade(..., "phone")`.
+    `photographed=True` when `image` already went through `degrade(..., "phone")`; `size` (portrait
+    width, height) for a smaller camera or a resized photo.
     """
     rng = random.Random(f"phone:{seed}")
-    photo = image.convert("RGB") if photographed else _phone(image.convert("L"), rng)
+    photo = image.convert("RGB") if photographed else _phone(image.convert("L"), rng, size)
     if orientation == 6:
         photo = photo.transpose(Image.Transpose.ROTATE_90)
     elif orientation == 8:

@@ -8,6 +8,7 @@ import secrets
 import sys
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -15,19 +16,26 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Sequence
 
+from sqlalchemy import select
+
 from mailbot.admin.registry import import_csv
 from mailbot.admin.views import list_cases
 from mailbot.app import App, build_app
+from mailbot.cases.ocr import ocr_available
 from mailbot.config import load_settings
-from mailbot.demo import samplepdf
+from mailbot.demo import samplepdf, samplescan
 from mailbot.demo.servers import EmbeddedImap, EmbeddedSmtp, ReceivedMail
 from mailbot.intake.mailbox import ImapMailbox, ImapParams
 from mailbot.runner import poll_once
+from mailbot.store.db import transaction
+from mailbot.store.models import Case, Document
 
 ADMIN = "admin.agency@lpse-demo.go.id"
 BOT = "lpse@lpse-demo.go.id"
 PPK_A = ("Budi Santoso", "198003152006041002", "budi.santoso@pupr-demo.go.id", "budi.ppk", "Dinas PUPR")
 PPK_B = ("Siti Rahmawati", "198507222010012003", "siti.rahma@dinkes-demo.go.id", "siti.ppk", "Dinas Kesehatan")
+PPK_C = ("Rina Kusumawati", "198209172009032004", "rina.kusuma@bpbd-demo.go.id", "rina.ppk", "BPBD")
+RINA_PRIVATE = "rina.kusumawati82@gmail.com"  # she writes from her private address: the NIP is on the scans
 
 
 def request_email(sender: str, name: str, subject: str, body: str,
@@ -47,7 +55,8 @@ def request_email(sender: str, name: str, subject: str, body: str,
         msg[k] = v
     msg.set_content(body)
     for filename, data in attachments:
-        maintype, subtype = ("application", "pdf") if data.startswith(b"%PDF") else ("image", "png")
+        maintype, subtype = ("application", "pdf") if data.startswith(b"%PDF") else (
+            ("image", "jpeg") if data.startswith(b"\xff\xd8") else ("image", "png"))
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg.as_bytes()
 
@@ -89,8 +98,9 @@ class DemoWorld:
 
 def write_config(workdir: Path, imap_host: str, imap_port: int, imap_user: str, smtp_host: str,
                  smtp_port: int, database_url: str = "", admins: Sequence[str] = (ADMIN,),
-                 prefix: str = "LPSE-DEMO") -> Path:
+                 prefix: str = "LPSE-DEMO", ocr: bool = True) -> Path:
     cfg = workdir / "mailbot.toml"
+    ocr_table = "" if ocr else "\n[ocr]\nenabled = false\n"
     admin_list = ", ".join(f'"{a}"' for a in admins)
     cfg.write_text(f"""
 [office]
@@ -122,22 +132,22 @@ data_dir = "data"
 
 [admins]
 emails = [{admin_list}]
-""", encoding="utf-8")
+{ocr_table}""", encoding="utf-8")
     return cfg
 
 
-def start_world(workdir: Path) -> DemoWorld:
+def start_world(workdir: Path, *, ocr: bool = True) -> DemoWorld:
     imap = EmbeddedImap(workdir=workdir / "imap")
     ep = imap.start()
     smtp = EmbeddedSmtp()
     smtp_host, smtp_port = smtp.start()
     os.environ["MAILBOT_IMAP_PASSWORD"] = ep.password
     os.environ.setdefault("MAILBOT_SECRET", secrets.token_hex(32))
-    cfg = write_config(workdir, ep.host, ep.port, ep.username, smtp_host, smtp_port)
+    cfg = write_config(workdir, ep.host, ep.port, ep.username, smtp_host, smtp_port, ocr=ocr)
     app = build_app(load_settings(cfg))
     registry = workdir / "registry.csv"
     registry.write_text("nama,nip,email,user_id,satker\n"
-                        + "\n".join(",".join(p) for p in (PPK_A, PPK_B)) + "\n", encoding="utf-8")
+                        + "\n".join(",".join(p) for p in (PPK_A, PPK_B, PPK_C)) + "\n", encoding="utf-8")
     import_csv(app, registry)
     return DemoWorld(imap, smtp, app, workdir)
 
@@ -176,6 +186,14 @@ def _cycle(world: DemoWorld, say, expect: int) -> list[ReceivedMail]:  # type: i
 
 
 def _play(world: DemoWorld, say) -> None:  # type: ignore[no-untyped-def]
+    # Drawing the scan and the photo takes a second or two of Pillow (which releases the GIL): done
+    # beside the first steps, which mostly wait for the mail servers.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scans = pool.submit(scanned_request, PPK_C[0], PPK_C[1], RINA_PRIVATE)
+        _steps(world, say, scans)
+
+
+def _steps(world: DemoWorld, say, scans: Future[bytes]) -> None:  # type: ignore[no-untyped-def]
     a_name, a_nip, a_mail, *_ = PPK_A
     b_name, b_nip, b_mail, *_ = PPK_B
     say("mailbot demo — SOP 'Perubahan Password dan Pemberian Informasi User ID PPK'")
@@ -222,6 +240,46 @@ def _play(world: DemoWorld, say) -> None:  # type: ignore[no-untyped-def]
     say("\n6. A second poll finds nothing new: nothing is processed or sent twice")
     _cycle(world, say, expect=0)
 
+    _scans(world, say, scans)
+
     say("\nThe register (mailbot cases):")
     for c in list_cases(world.app):
         say(f"  {c['number']:<22} {c['status']:<18} {c['request_type']:<15} {c['sender']}")
+
+
+def scanned_request(name: str, nip: str, sender: str, *, seed: int = 0) -> bytes:
+    """A PPK's request as phones and office scanners send it: `scan0001.pdf` (an image-only scan of the
+    letter) and `IMG_….jpg` (a phone photo of the SK); the body names no NIP."""
+    letter = samplescan.as_scanned_pdf([samplescan.degrade(samplescan.letter_image(name, nip, seed=seed), "skew", seed)])
+    sk = samplescan.sk_image([(name, nip)], nomor="188.4/27/KPTS/2026", tanggal="5 Januari 2026",
+                             tahun_anggaran=2026, layout=2, seed=seed, dpi=200)[0]
+    # A phone photo as the phone's mail app sends it ("medium" size: 3 MP instead of 12) keeps the demo quick.
+    photo = samplescan.as_phone_photo_jpeg(sk, seed=seed, orientation=6, size=(1500, 2000))
+    return request_email(sender, name, "reset password",
+                         "Selamat pagi, bersama ini saya kirimkan surat permohonan dan SK (hasil scan dan foto).\n"
+                         f"Terima kasih.\n{name}",
+                         [("scan0001.pdf", letter), ("IMG_20261201_0932.jpg", photo)])
+
+
+def _scans(world: DemoWorld, say, raw: Future[bytes]) -> None:  # type: ignore[no-untyped-def]
+    available, why = ocr_available(world.app.settings.ocr)
+    say(f"\n7. PPK Rina, from her private address, sends a scanned letter and a phone photo of the SK"
+        f" (OCR: {'available, ' + why if available else 'unavailable: ' + why})")
+    world.append(raw.result())
+    before = len(world.smtp.messages)
+    r = world.poll()
+    say(f"  mailbot poll: {r.summary()}")
+    _show(say, world.smtp.wait_for(before + 1, timeout=10)[before:])
+    with transaction(world.app.factory) as s:
+        case = s.scalars(select(Case).where(Case.sender == RINA_PRIVATE)).one()
+        docs = s.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id)).all()
+        say(f"   case {case.number} is {case.status}" + (" after OCR" if available else ""))
+        for d in docs:
+            read = {"ocr": "read by OCR", "text": "text layer"}.get(d.text_source or "", "not read")
+            kinds = ", ".join(d.kinds) or "kind unknown"
+            manual = "; perlu diperiksa manual" if d.needs_manual_check else ""
+            say(f"     {d.filename:<24} {read:<12} {kinds}{manual}")
+    if available:
+        say("   the scans became a complete case: the admin's review mail shows the NIP read from them")
+    else:
+        say("   without OCR the scans go to the admin as manual checks (see `mailbot check`)")

@@ -458,5 +458,7 @@ def test_demo_executable(tmp_path: Path) -> None:
         assert step in out
     assert "-> credentials" in out and "-> rejected" in out
     assert "LPSE-DEMO-2026-00001   COMPLETED" in out and "LPSE-DEMO-2026-00002   REJECTED" in out
+    assert "7. PPK Rina, from her private address, sends a scanned letter and a phone photo of the SK" in out
+    assert "LPSE-DEMO-2026-00003" in out  # AWAITING_REVIEW after OCR (tests/integration/test_demo_scans.py)
     assert "Demo finished" in out
     assert list(tmp_path.iterdir()) == []  # nothing left in the working directory
