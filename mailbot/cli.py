@@ -421,7 +421,7 @@ def cmd_inbox_open(args: argparse.Namespace) -> int:
 
     app = _app(args, secrets_needed=True)  # the case's first mails are queued: their Message-IDs are signed
     try:
-        number = open_case(app, args.id, getpass.getuser(), _now(None))
+        number = open_case(app, args.id, _decider(args), _now(None))
     except InboxError as exc:
         print(f"mailbot: {exc}", file=sys.stderr)
         return 1

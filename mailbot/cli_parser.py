@@ -122,4 +122,5 @@ def build_parser(handlers: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     groups["inbox"] = sp.add_subparsers(dest="inbox_command", required=False, metavar="SUBCOMMAND")
     sp = add("inbox open", "open a case from a message recorded as no request, as if it had been one")
     sp.add_argument("id", type=int)
+    sp.add_argument("--by", metavar="NAME", help="who opens it (default: $SUDO_USER, then the login; never root)")
     return p

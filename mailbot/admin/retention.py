@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
@@ -19,7 +19,7 @@ from mailbot.domain.states import CLOSED, InboundStatus
 from mailbot.outgoing.compose import headers_only
 from mailbot.store.audit import add_event
 from mailbot.store.db import scrub
-from mailbot.store.models import Case, Document, InboundMessage, Outbox
+from mailbot.store.models import Case, Document, InboundMessage, OcrResult, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,8 @@ def purge(app: App, now: datetime, *, dry_run: bool = False) -> PurgeResult:
         if dry_run:
             s.rollback()
             return result
+        if doomed:  # what OCR read from those files is personal data too
+            s.execute(delete(OcrResult).where(OcrResult.sha256.in_(doomed)))
         for digest in doomed:
             app.store.path(digest).unlink(missing_ok=True)
         s.commit()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from mailbot import metrics
 from mailbot.app import App
 from mailbot.cases import ocrcache
 from mailbot.cases.checks import evaluate_and_apply
@@ -98,6 +99,7 @@ def _store(app: App, sha: str, outcome: OcrOutcome, now: datetime, body_of: Body
         row.words = [[w, c] for w, c in outcome.words]
         row.low_confidence_words = list(outcome.low_confidence_words)
         row.pages, row.seconds, row.problem = outcome.pages, outcome.seconds, outcome.problem
+        metrics.observe_ocr_seconds(outcome.seconds)
         row.engine_version = _version()
         row.done_at = now
         if outcome.problem:

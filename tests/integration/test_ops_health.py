@@ -169,7 +169,7 @@ def test_status_reports_what_an_operator_asks(db_bot: Bot, capsys: pytest.Captur
     review = status["cases"]["AWAITING_REVIEW"]
     assert review["count"] == 1 and review["sop_minutes"] == 15 and review["oldest_working_minutes"] == 20.0
     assert review["overdue"] is True
-    assert status["oauth_token_expiry"] is None and "ocr_backlog" not in status
+    assert status["oauth_token_expiry"] is None and status["ocr_backlog"] == 0
     assert status["schema"]["current"] is True and status["disk"]["free_bytes"] > 0
     rc, out = cli("status", "--now", at(75))
     assert rc == 2 and "CRITICAL: no successful poll for 75 min" in out

@@ -170,14 +170,14 @@ def test_digest_lists_cases_waiting_for_documents_and_follow_ups_without_attachm
     any_bot.poll(datetime(2026, 11, 25, 8, 5, tzinfo=WIB))
     [digest] = any_bot.sent("admin_digest")
     text = body(digest)
-    docs = text.index("MENUNGGU KELENGKAPAN DOKUMEN DARI PPK (1)")
+    docs = text.index("Permohonan yang menunggu kelengkapan dokumen dari PPK (1)")
     empty = text.index("BALASAN PPK TANPA LAMPIRAN (1)")
     assert case.number in text[docs:empty] and case.number in text[empty:]
     assert "Tidak ada permohonan yang menunggu." in text  # nothing waits for review
     any_bot.poll(datetime(2026, 11, 26, 8, 5, tzinfo=WIB))
     [_, second] = any_bot.sent("admin_digest")
     assert "TANPA LAMPIRAN" not in body(second)  # that follow-up was in the previous digest
-    assert "MENUNGGU KELENGKAPAN DOKUMEN" in body(second)
+    assert "menunggu kelengkapan dokumen dari PPK" in body(second)
 
 
 def test_grouped_proposal_quoted_without_a_label_is_not_stored(any_bot: Bot) -> None:

@@ -174,9 +174,17 @@ def test_the_daily_retention_job_purges_what_is_due(world) -> None:  # type: ign
     """The daemon's retention job (runner.retention_job, scheduled daily) purges as `mailbot purge` does."""
     from mailbot.domain.results import PollResult
     from mailbot.runner import retention_job
+    from mailbot.store.models import OcrResult
 
     bot, t0, number_a, number_b = world
+    only_a = sorted(blobs_of(bot.app, number_a) - blobs_of(bot.app, number_b))
+    shared = sorted(blobs_of(bot.app, number_a) & blobs_of(bot.app, number_b))
+    with bot.app.factory.begin() as s:  # what OCR read from A's own file and from the shared one
+        s.add_all([OcrResult(sha256=only_a[0], status="done", text=f"NIP {A_NIP}"),
+                   OcrResult(sha256=shared[0], status="done", text=f"NIP {A_NIP}")])
     retention_job(bot.app, t0 + 31 * DAY, PollResult())
     with bot.app.factory() as s:
         purged = dict(s.execute(select(Case.number, Case.purged_at)).tuples().all())
+        ocr_left = set(s.scalars(select(OcrResult.sha256)))
     assert purged[number_a] is not None and purged[number_b] is None
+    assert ocr_left == {shared[0]}, "the OCR text of a purged file must go with it"
