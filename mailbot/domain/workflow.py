@@ -154,7 +154,9 @@ def on_documents_checked(case: CaseView, complete: bool, first_contact: bool,
         return Decision("complete", next_status(case.status, "complete"), told, (reason,), review_round=True,
                         password=password)
     if unidentified > 0:
-        return Decision("manual_check", next_status(case.status, "manual_check"), told,
+        # Not "complete" (the file may lack a document): the first contact's ack says the admin checks it.
+        ack = (Send("ack", To.PPK),) if first_contact else ()
+        return Decision("manual_check", next_status(case.status, "manual_check"), ack,
                         (f"{unidentified} file(s) of unknown kind: the admin checks them",)
                         + tuple(f"missing: {m}" for m in missing), review_round=True, password=password)
     return Decision("incomplete", next_status(case.status, "incomplete"), (Send("incomplete", To.PPK),),

@@ -159,7 +159,7 @@ def test_every_corpus_message_ends_accounted_for(any_bot: Bot) -> None:
     assert len(rows) == d.appended, summary           # one row per APPENDed message, none lost
     assert [r.uid for r in rows] == sorted(set(r.uid for r in rows)), summary
     allowed = {"case (new request)", "follow-up", "ignored (automatic)", "ignored (refused)", "duplicate",
-               "quarantined"}
+               "quarantined", "not_a_request"}
     assert set(outcomes) <= allowed, summary
     assert errors == [], summary
     assert still_new == [], summary

@@ -132,10 +132,10 @@ def test_wrong_sender_reply_says_where_replies_must_come_from_and_nothing_else(r
 
 def test_digest_lists_cases_waiting_for_documents_and_follow_ups_without_attachment(renderer: Renderer) -> None:
     out = render(renderer, "admin_digest")
-    assert "MENUNGGU KELENGKAPAN DOKUMEN DARI PPK (1)" in out.text and "LPSE-BYS-2026-00040" in out.text
+    assert "Permohonan yang menunggu kelengkapan dokumen dari PPK (1)" in out.text and "LPSE-BYS-2026-00040" in out.text
     assert "pengingat 1 dari 2" in out.text
     assert "BALASAN PPK TANPA LAMPIRAN (1)" in out.text and "LPSE-BYS-2026-00041" in out.text
-    assert "Menunggu kelengkapan dokumen dari PPK (1)" in out.html
+    assert "Permohonan yang menunggu kelengkapan dokumen dari PPK (<b>1</b>)" in out.html
     assert "Balasan PPK tanpa lampiran (1)" in out.html
     only_docs = render(renderer, "admin_digest", cases=[], empty_follow_ups=[])
     assert "Tidak ada permohonan yang menunggu." in only_docs.text and "LPSE-BYS-2026-00040" in only_docs.text

@@ -98,9 +98,10 @@ EXTRA: dict[str, dict[str, Any]] = {
              "waiting_minutes": 10, "standard_minutes": 15},
         ],
         "today": date(2026, 11, 24),
-        "awaiting_documents": [
+        "documents_waiting": [
             {"number": "LPSE-BYS-2026-00040", "sender": "ani@example.go.id", "ppk_name": "Ani, S.E.",
-             "since": NOW - timedelta(days=2), "age_label": "2 hari kerja", "reminders_sent": 1, "max_reminders": 2}],
+             "since": NOW - timedelta(days=2), "age_label": "2 hari kerja", "reminders_sent": 1, "max_reminders": 2,
+             "review_code": "RV-TEST-CODE"}],
         "empty_follow_ups": [
             {"number": "LPSE-BYS-2026-00041", "sender": "sari@example.go.id", "ppk_name": None,
              "at": NOW - timedelta(hours=20), "status": "AWAITING_DOCUMENTS"}],
