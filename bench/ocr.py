@@ -111,10 +111,11 @@ def engine_child(setdir: str, out: str, only: str = "") -> None:
     engine = None
     limits = None
     if has("mailbot.cases.ocr", "Engine"):
-        from mailbot.cases.ocr import Engine, OcrLimits
+        from mailbot.cases.ocr import Engine
+        from mailbot.config import OcrSettings
 
         engine = Engine(TESSDATA, LANG)
-        limits = OcrLimits()
+        limits = OcrSettings()
     results = []
     for d in docs:
         data = (Path(setdir) / d["file"]).read_bytes()
