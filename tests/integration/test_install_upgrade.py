@@ -21,11 +21,12 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from mailbot.app import build_app
-from mailbot.cli import main
 from mailbot.config import load_settings
 from mailbot.store.db import MIGRATIONS_DIR, head_revision, make_engine, schema_revisions
 from tests.support.bot import Bot
 from tests.support.mails import complete_request
+from tests.unit.test_config import one_line
+from tests.unit.test_config import run as run_cli
 
 MAILBOT = Path(sys.executable).parent / "mailbot"
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,16 +34,8 @@ BEFORE_RETENTION = "0005"  # a schema an older mailbot left behind (no purged_at
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    rc = main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def one_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {err!r}"
-    return lines[0]
+    capsys.readouterr()  # what fixtures printed is not the command's
+    return run_cli(capsys, *argv)
 
 
 def mode(path: Path) -> int:
